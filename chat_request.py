@@ -1,0 +1,88 @@
+"""The body of POST /v1/chat/completions: parsed, checked, with the gateway's defaults applied."""
+import json
+from dataclasses import dataclass
+
+from errors import bad_request
+
+DEFAULT_TEMPERATURE = 0.7
+MAX_MESSAGES = 2048
+
+
+@dataclass
+class ChatRequest:
+    body: dict            # what goes upstream; every field the caller sent, plus defaults
+    model: str
+    stream: bool
+    wants_usage: bool     # the caller asked for the usage chunk of a stream
+    body_bytes: int
+    text_bytes: int       # UTF-8 bytes of the messages' text, for estimating abandoned streams
+
+    @property
+    def message_count(self):
+        return len(self.body["messages"])
+
+
+def parse(raw):
+    """A ChatRequest from the raw body bytes, or a 400 ApiError naming what is wrong."""
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise bad_request("The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.")
+    _check_model(body.get("model"))
+    text_bytes = _check_messages(body.get("messages"))
+    _check_number(body, "temperature", 0, 2)
+    _check_max_tokens(body.get("max_tokens"))
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise bad_request("'stream' must be true or false.", "stream")
+    options = body.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise bad_request("'stream_options' must be an object.", "stream_options")
+    body.setdefault("temperature", DEFAULT_TEMPERATURE)
+    return ChatRequest(body=body, model=body["model"], stream=stream,
+                       wants_usage=bool(options and options.get("include_usage") is True),
+                       body_bytes=len(raw), text_bytes=text_bytes)
+
+
+def _check_model(model):
+    if model is None:
+        raise bad_request("'model' is required.", "model")
+    if not isinstance(model, str) or not model.strip():
+        raise bad_request("'model' must be a non-empty string.", "model")
+
+
+def _check_messages(messages):
+    if messages is None:
+        raise bad_request("'messages' is required.", "messages")
+    if not isinstance(messages, list) or not messages:
+        raise bad_request("'messages' must be a non-empty array.", "messages")
+    if len(messages) > MAX_MESSAGES:
+        raise bad_request(f"'messages' may hold at most {MAX_MESSAGES} messages.", "messages")
+    text_bytes = 0
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise bad_request(f"messages[{index}] must be an object with a string 'role'.",
+                              "messages")
+        content = message.get("content")
+        if content is not None and not isinstance(content, (str, list)):
+            raise bad_request(f"messages[{index}].content must be a string or an array.",
+                              "messages")
+        text_bytes += len(json.dumps(content, ensure_ascii=False).encode()) if content else 0
+    return text_bytes
+
+
+def _check_number(body, name, low, high):
+    value = body.get(name)
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise bad_request(f"'{name}' must be a number from {low} to {high}.", name)
+
+
+def _check_max_tokens(value):
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise bad_request("'max_tokens' must be an integer of at least 1.", "max_tokens")

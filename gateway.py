@@ -1,0 +1,245 @@
+"""Qingcheng Gateway: many AI providers behind one OpenAI-compatible API, with keys and balances.
+
+The path of a chat completion, top to bottom: authenticate → parse → route → admit (limits, hold)
+→ open the upstream → relay → settle.
+"""
+import logging
+import os
+import re
+import secrets
+import time
+import uuid
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+
+import billing
+import chat_request
+import cli
+import errors
+import limits
+import models
+import relay
+from errors import ApiError, bad_request
+from models import Account, ApiKey, Price, db
+from providers import PROVIDERS, upstreams_from_env
+
+log = logging.getLogger("qingcheng")
+api = Blueprint("api", __name__)
+
+SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+INVALID_KEY = ApiError(401, "invalid_api_key", "Missing or invalid API key.")
+
+
+def create_app(config=None):
+    """The gateway, configured from the environment (SPEC §1), then from `config`."""
+    app = Flask(__name__)
+    app.config.from_mapping(config_from_env(os.environ))
+    app.config.update(config or {})
+    db.initialize(models.open_database(app.config["DATABASE_URL"]))
+    with db.connection_context():
+        models.create_tables()
+        bootstrap_admin()
+        app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or models.setting(
+            "secret_key", lambda: secrets.token_hex(32))
+    app.extensions["upstream_session"] = relay.new_session()
+    app.extensions["limiter"] = limits.limiter_for(app.config["REDIS_URL"])
+    app.before_request(open_request)
+    app.after_request(finish_response)
+    app.teardown_request(close_database)
+    errors.register(app)
+    cli.register(app)
+    app.register_blueprint(api)
+    return app
+
+
+def config_from_env(environ):
+    number = lambda name, default: float(environ.get(name, default))  # noqa: E731
+    return {
+        "DATABASE_URL": environ.get("DATABASE_URL", "sqlite:///qingcheng.db"),
+        "REDIS_URL": environ.get("REDIS_URL") or None,
+        "SECRET_KEY": environ.get("SECRET_KEY") or None,
+        "MAX_CONTENT_LENGTH": int(environ.get("MAX_REQUEST_BYTES", 4 * 1024 * 1024)),
+        "UPSTREAMS": upstreams_from_env(environ),
+        "TIMEOUTS": relay.Timeouts(connect=number("UPSTREAM_CONNECT_TIMEOUT", 5),
+                                   read=number("UPSTREAM_READ_TIMEOUT", 120),
+                                   total=number("UPSTREAM_DEADLINE", 600),
+                                   keepalive=number("SSE_KEEPALIVE_SECONDS", 10)),
+    }
+
+
+def bootstrap_admin():
+    """On first start, an `admin` account with a random password, printed once to the log."""
+    if Account.select().where(Account.is_admin).exists():
+        return
+    password = secrets.token_urlsafe(12)
+    try:
+        models.create_account("admin", is_admin=True, password=password)
+    except models.IntegrityError:
+        return  # another worker made it first
+    log.warning("Created the admin account 'admin' with password %s (shown once; change it).",
+                password)
+
+
+def open_request():
+    db.connect(reuse_if_open=True)
+    sent = request.headers.get("X-Request-ID", "")
+    g.request_id = sent if SANE_REQUEST_ID.match(sent) else "req_" + uuid.uuid4().hex
+    g.rate_headers = {}
+
+
+def finish_response(response):
+    response.headers["X-Request-ID"] = g.get("request_id", "")
+    response.headers.update(g.get("rate_headers", {}))
+    return response
+
+
+def close_database(_exc):
+    if not db.is_closed():
+        db.close()
+
+
+@api.post("/v1/chat/completions")
+def chat_completions():
+    key = authenticate()
+    reject_oversized_body()
+    chat = chat_request.parse(request.get_data())
+    upstream, price = route(chat)
+    log_row = admit(key, chat, upstream, price)
+    started = time.monotonic()
+    config = current_app.config
+    try:
+        response = relay.open_upstream(current_app.extensions["upstream_session"], upstream,
+                                       chat.body, chat.stream, config["TIMEOUTS"])
+        if chat.stream:
+            return stream_response(response, upstream, chat, price, log_row, started)
+        answer, usage = relay.read_completion(response, upstream, config["TIMEOUTS"], started)
+    except ApiError as error:
+        models.settle(log_row, billing.Usage(), 0, error.status)
+        raise
+    estimated = usage is None
+    usage = usage or billing.estimate_usage(chat.text_bytes, chat.message_count, 0)
+    models.settle(log_row, usage, billing.charge(price, usage), 200, estimated)
+    return Response(answer, mimetype="application/json")
+
+
+def authenticate():
+    """The caller's active key, from `X-API-Key` or `Authorization: Bearer`; the same 401 for
+    a key that is missing, malformed, unknown, revoked or expired."""
+    token = request.headers.get("X-API-Key", "")
+    scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
+    if not token and scheme.lower() == "bearer":
+        token = bearer.strip()
+    if not token.startswith(models.KEY_PREFIX) or len(token) > 256:
+        raise INVALID_KEY
+    key = ApiKey.lookup(token)
+    if key is None:
+        raise INVALID_KEY
+    g.key = key
+    return key
+
+
+def reject_oversized_body():
+    """413 from Content-Length alone, before reading a byte of the body."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, "request_too_large",
+                       f"The request body is larger than {limit} bytes.",
+                       headers={"Connection": "close"})
+
+
+def route(chat):
+    """The upstream and price for the request's model: from `X-AI-Provider`, a `provider/model`
+    name, or the one provider that serves the model. 400 when unknown or ambiguous."""
+    model = chat.model
+    name = request.headers.get("X-AI-Provider", "").strip().lower()
+    prefix, _, rest = model.partition("/")
+    if prefix in PROVIDERS and rest and (not name or name == prefix):
+        name, model = prefix, rest
+    if not name:
+        name = infer_provider(model)
+    if name not in PROVIDERS:
+        raise bad_request(f"Unknown provider '{name}'. Known providers: {', '.join(PROVIDERS)}.",
+                          code="unknown_provider")
+    price = Price.get_or_none(Price.provider == name, Price.model == model)
+    if price is None:
+        raise bad_request(f"The model '{model}' is not available from provider '{name}'.",
+                          "model", code="model_not_found")
+    chat.body["model"] = model
+    max_tokens = chat.body.setdefault("max_tokens", price.max_output)
+    if max_tokens > price.max_output:
+        raise bad_request(f"'max_tokens' may be at most {price.max_output} for {model}.",
+                          "max_tokens")
+    return current_app.config["UPSTREAMS"][name], price
+
+
+def infer_provider(model):
+    priced = {p.provider for p in Price.select(Price.provider).where(Price.model == model)}
+    known = {name for name, p in PROVIDERS.items() if model in p.models}
+    candidates = priced or known
+    if len(candidates) != 1:
+        reason = "is served by several providers" if candidates else "matches no provider"
+        raise bad_request(f"The model '{model}' {reason}: name one with the X-AI-Provider header.",
+                          "model", code="unknown_provider")
+    return candidates.pop()
+
+
+def admit(key, chat, upstream, price):
+    """Within the key's rate limits (429), hold the request's maximum cost (403)."""
+    most = billing.max_cost(price, billing.prompt_token_bound(chat.body_bytes, chat.message_count),
+                            chat.body["max_tokens"])
+    with current_app.extensions["limiter"].admission(key) as rate_headers:
+        g.rate_headers = rate_headers
+        log_row = models.hold(key, most, g.request_id, upstream.provider.name, chat.body["model"],
+                              chat.stream)
+        if log_row is None:
+            raise ApiError(403, "insufficient_balance",
+                           f"The account balance cannot cover this request's maximum cost of "
+                           f"{models.yuan(most)} 元; top up or lower max_tokens.")
+    return log_row
+
+
+def stream_response(response, upstream, chat, price, log_row, started):
+    """The relay as an SSE response; settled when the server closes it, however the stream ended."""
+    outcome = relay.StreamOutcome()
+    events = relay.relay_stream(response, upstream, chat.wants_usage, current_app.config["TIMEOUTS"],
+                                started, outcome)
+
+    def settle_on_close():
+        response.close()  # in case the relay never started
+        with db.connection_context():
+            settle_stream(log_row, price, chat, outcome)
+
+    sse = Response(events, mimetype="text/event-stream",
+                   headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    sse.call_on_close(settle_on_close)
+    return sse
+
+
+def settle_stream(log_row, price, chat, outcome):
+    usage = outcome.usage or billing.estimate_usage(chat.text_bytes, chat.message_count,
+                                                    outcome.content_chunks)
+    delivered = outcome.usage is not None or outcome.content_chunks > 0
+    cost = billing.charge(price, usage) if delivered else 0
+    models.settle(log_row, usage, cost, outcome.status, estimated=outcome.usage is None)
+
+
+@api.get("/v1/models")
+def list_models():
+    authenticate()
+    configured = [name for name, up in current_app.config["UPSTREAMS"].items() if up.api_key]
+    prices = Price.select().where(Price.provider.in_(configured)).order_by(Price.provider, Price.model)
+    return jsonify({"object": "list", "data": [
+        {"id": p.model, "object": "model", "created": 0, "owned_by": p.provider} for p in prices]})
+
+
+@api.get("/v1/balance")
+def balance():
+    account = Account.get_by_id(authenticate().account_id)
+    return jsonify({"currency": "CNY", "balance": models.yuan(account.balance),
+                    "held": models.yuan(account.held)})
+
+
+@api.get("/healthz")
+def healthz():
+    db.execute_sql("SELECT 1")
+    return jsonify({"status": "ok"})

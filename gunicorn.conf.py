@@ -1,0 +1,25 @@
+"""gunicorn settings: `gunicorn -c gunicorn.conf.py`; GUNICORN_CMD_ARGS overrides any of them.
+
+Kept free of heavy imports: gevent patches the worker after this file is loaded (FIELD-NOTES §4).
+"""
+import os
+
+wsgi_app = "gateway:create_app()"
+bind = os.environ.get("BIND", "0.0.0.0:9090")
+workers = int(os.environ.get("WEB_CONCURRENCY", 2))
+worker_class = "gevent"
+worker_connections = 2000
+# For gevent workers this is a liveness heartbeat, not a request limit; streams run longer.
+timeout = 30
+graceful_timeout = 30
+keepalive = 75
+# Never put keys in the access log: only the request line, status, size and time.
+accesslog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+
+
+def post_worker_init(worker):
+    """After gevent has patched the worker: make psycopg2 cooperative when PostgreSQL is used."""
+    if os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        from psycogreen.gevent import patch_psycopg
+        patch_psycopg()

@@ -1,0 +1,275 @@
+"""Tables and the money primitives: accounts, keys, prices, the ledger and the request log.
+
+Amounts are integers of micro-yuan (0.000001 元). For every account, balance + held equals the
+sum of its ledger rows: a hold moves money from balance to held, a settlement moves it back minus
+the charge and writes the charge to the ledger, in one transaction.
+"""
+import hashlib
+import secrets
+import time
+from decimal import Decimal, InvalidOperation
+from urllib.parse import urlparse
+
+from peewee import (
+    BigIntegerField, BooleanField, CharField, DatabaseProxy, DoubleField, ForeignKeyField,
+    IntegerField, IntegrityError, Model, TextField, fn,
+)
+from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
+from werkzeug.security import check_password_hash, generate_password_hash
+
+db = DatabaseProxy()
+
+MICRO = 1_000_000
+KEY_PREFIX = "sk-qc-"
+KEY_DISPLAY_LENGTH = len(KEY_PREFIX) + 8
+
+
+def open_database(url, busy_timeout_seconds=3):
+    """A pooled peewee database for `sqlite:///path` or `postgresql://user@host:port/db`."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = url[len("sqlite:///"):] or ":memory:"
+        return PooledSqliteDatabase(
+            path, max_connections=64, stale_timeout=300, lock_type="IMMEDIATE",
+            timeout=busy_timeout_seconds,
+            pragmas={"journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1,
+                     "cache_size": -16000, "busy_timeout": int(busy_timeout_seconds * 1000)})
+    if parsed.scheme in ("postgres", "postgresql"):
+        return PooledPostgresqlDatabase(
+            parsed.path.lstrip("/"), user=parsed.username, password=parsed.password,
+            host=parsed.hostname, port=parsed.port or 5432, max_connections=64, stale_timeout=300)
+    raise ValueError(f"DATABASE_URL must start with sqlite:/// or postgresql://, not {parsed.scheme}:")
+
+
+def is_postgres():
+    return isinstance(db.obj, PooledPostgresqlDatabase)
+
+
+def now():
+    return time.time()
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+
+
+class Account(BaseModel):
+    name = CharField(unique=True)
+    is_admin = BooleanField(default=False)
+    password_hash = CharField(null=True)
+    balance = BigIntegerField(default=0)
+    held = BigIntegerField(default=0)
+    created = DoubleField(default=now)
+
+    def set_password(self, password):
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password):
+        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+
+
+class ApiKey(BaseModel):
+    account = ForeignKeyField(Account, backref="keys", on_delete="CASCADE")
+    digest = CharField(unique=True)
+    prefix = CharField(index=True)
+    label = CharField(default="")
+    rpm = IntegerField(null=True)
+    tpm = IntegerField(null=True)
+    concurrency = IntegerField(null=True)
+    expires = DoubleField(null=True)
+    revoked = BooleanField(default=False)
+    created = DoubleField(default=now)
+    last_used = DoubleField(null=True)
+
+    @staticmethod
+    def digest_of(token):
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, account, **fields):
+        """Create a key; the token is returned here and never stored."""
+        token = KEY_PREFIX + secrets.token_urlsafe(32)
+        key = cls.create(account=account, digest=cls.digest_of(token),
+                         prefix=token[:KEY_DISPLAY_LENGTH], **fields)
+        return key, token
+
+    @classmethod
+    def lookup(cls, token):
+        """The usable key for a token, with its account, or None."""
+        key = (cls.select(cls, Account).join(Account)
+               .where(cls.digest == cls.digest_of(token)).first())
+        return key if key and key.state == "active" else None
+
+    @property
+    def state(self):
+        if self.revoked:
+            return "revoked"
+        if self.expires is not None and self.expires <= now():
+            return "expired"
+        return "active"
+
+    @property
+    def limits(self):
+        return {"rpm": self.rpm, "tpm": self.tpm, "concurrency": self.concurrency}
+
+
+class Price(BaseModel):
+    """Per (provider, model), in micro-yuan per million tokens, which is 元 per token-unit of 1e-6."""
+    provider = CharField()
+    model = CharField()
+    input = BigIntegerField()
+    cached_input = BigIntegerField()
+    output = BigIntegerField()
+    max_output = IntegerField()
+
+    class Meta:
+        indexes = ((("provider", "model"), True),)
+
+
+class RequestLog(BaseModel):
+    """One admitted request. While `state` is 'held' its hold is part of the account's `held`."""
+    request_id = CharField()
+    account = ForeignKeyField(Account, backref="requests", on_delete="CASCADE")
+    key = ForeignKeyField(ApiKey, backref="requests", null=True, on_delete="SET NULL")
+    provider = CharField()
+    model = CharField()
+    stream = BooleanField(default=False)
+    state = CharField(default="held")
+    hold = BigIntegerField()
+    cost = BigIntegerField(default=0)
+    prompt_tokens = IntegerField(default=0)
+    cached_tokens = IntegerField(default=0)
+    completion_tokens = IntegerField(default=0)
+    usage_estimated = BooleanField(default=False)
+    status = IntegerField(null=True)
+    created = DoubleField(default=now)
+    finished = DoubleField(null=True)
+
+    class Meta:
+        indexes = ((("key", "created"), False), (("account", "created"), False),
+                   (("state", "created"), False))
+
+    @property
+    def total_tokens(self):
+        return self.prompt_tokens + self.completion_tokens
+
+
+class LedgerEntry(BaseModel):
+    account = ForeignKeyField(Account, backref="ledger", on_delete="CASCADE")
+    amount = BigIntegerField()
+    kind = CharField()  # 'topup' or 'charge'
+    request = ForeignKeyField(RequestLog, null=True, on_delete="SET NULL")
+    note = TextField(default="")
+    created = DoubleField(default=now)
+
+
+class Setting(BaseModel):
+    name = CharField(primary_key=True)
+    value = TextField()
+
+
+TABLES = [Account, ApiKey, Price, RequestLog, LedgerEntry, Setting]
+
+
+def create_tables():
+    with db.atomic():
+        if is_postgres():  # concurrent CREATE TABLE IF NOT EXISTS races on PostgreSQL's catalog
+            db.execute_sql("SELECT pg_advisory_xact_lock(7351)")
+        db.create_tables(TABLES, safe=True)
+
+
+def setting(name, make_value):
+    """The stored value of a setting, storing `make_value()` first if there is none."""
+    try:
+        with db.atomic():
+            Setting.insert(name=name, value=make_value()).on_conflict_ignore().execute()
+    except IntegrityError:
+        pass
+    return Setting.get_by_id(name).value
+
+
+def create_account(name, balance=0, is_admin=False, password=None):
+    with db.atomic():
+        account = Account.create(name=name, is_admin=is_admin)
+        if password:
+            account.set_password(password)
+            account.save()
+        if balance:
+            topup(account, balance, "opening balance")
+    return Account.get_by_id(account.id)
+
+
+def topup(account, amount, note=""):
+    with db.atomic():
+        Account.update(balance=Account.balance + amount).where(Account.id == account.id).execute()
+        LedgerEntry.create(account=account, amount=amount, kind="topup", note=note)
+
+
+def hold(key, amount, request_id, provider, model, stream):
+    """Reserve `amount` from the key's account; the new RequestLog, or None if the balance is short."""
+    with db.atomic():
+        reserved = (Account.update(balance=Account.balance - amount, held=Account.held + amount)
+                    .where((Account.id == key.account_id) & (Account.balance >= amount))
+                    .execute())
+        if not reserved:
+            return None
+        return RequestLog.create(request_id=request_id, account=key.account_id, key=key.id,
+                                 provider=provider, model=model, stream=stream, hold=amount)
+
+
+def settle(log, usage, cost, status, estimated=False):
+    """Replace the hold with the charge, exactly once. The charge never exceeds the hold."""
+    cost = max(0, min(cost, log.hold))
+    with db.atomic():
+        closed = (RequestLog.update(
+            state="settled", cost=cost, status=status, finished=now(), usage_estimated=estimated,
+            prompt_tokens=usage.prompt, cached_tokens=usage.cached,
+            completion_tokens=usage.completion)
+            .where((RequestLog.id == log.id) & (RequestLog.state == "held")).execute())
+        if not closed:
+            return False
+        Account.update(balance=Account.balance + log.hold - cost, held=Account.held - log.hold
+                       ).where(Account.id == log.account_id).execute()
+        if cost:
+            LedgerEntry.create(account=log.account_id, amount=-cost, kind="charge", request=log.id)
+        if log.key_id:
+            ApiKey.update(last_used=now()).where(ApiKey.id == log.key_id).execute()
+    return True
+
+
+def ledger_mismatches():
+    """A description of every account whose books do not add up; empty when all do."""
+    ledger = dict(LedgerEntry.select(LedgerEntry.account, fn.SUM(LedgerEntry.amount))
+                  .group_by(LedgerEntry.account).tuples())
+    holds = dict(RequestLog.select(RequestLog.account, fn.SUM(RequestLog.hold))
+                 .where(RequestLog.state == "held").group_by(RequestLog.account).tuples())
+    problems = []
+    for account in Account.select():
+        books, total = account.balance + account.held, int(ledger.get(account.id) or 0)
+        if books != total:
+            problems.append(f"{account.name}: balance+held {yuan(books)} != ledger {yuan(total)}")
+        if account.held != int(holds.get(account.id) or 0):
+            problems.append(f"{account.name}: held {yuan(account.held)} != open holds "
+                            f"{yuan(int(holds.get(account.id) or 0))}")
+        if account.balance < 0:
+            problems.append(f"{account.name}: negative balance {yuan(account.balance)}")
+    return problems
+
+
+def yuan(micro):
+    """Micro-yuan as a decimal string of 元, exactly."""
+    sign = "-" if micro < 0 else ""
+    whole, frac = divmod(abs(micro), MICRO)
+    return f"{sign}{whole}.{frac:06d}"
+
+
+def parse_yuan(text):
+    """A decimal string of 元 as micro-yuan; ValueError for more than six decimals or junk."""
+    try:
+        value = Decimal(str(text).strip()) * MICRO
+    except InvalidOperation:
+        raise ValueError(f"not an amount of 元: {text!r}") from None
+    if value != value.to_integral_value() or not value.is_finite():
+        raise ValueError(f"at most six decimals of 元: {text!r}")
+    return int(value)

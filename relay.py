@@ -1,0 +1,168 @@
+"""Calling an upstream and relaying its answer: timeouts, deadlines, SSE keep-alives, cleanup.
+
+`requests`' read timeout is the longest silence between bytes, not a total (FIELD-NOTES §4), so
+every call also has a total deadline, checked as bytes arrive.
+"""
+import json
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+import requests
+import urllib3
+
+from errors import ApiError
+
+KEEPALIVE = b": keep-alive\n\n"
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+_END = object()
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float = 5.0
+    read: float = 120.0
+    total: float = 600.0
+    keepalive: float = 10.0
+
+
+@dataclass
+class StreamOutcome:
+    """What a relayed stream delivered, for settlement."""
+    usage: object = None
+    content_chunks: int = 0
+    status: int = 200
+
+
+def new_session():
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=512)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def open_upstream(session, upstream, body, stream, timeouts):
+    """Send the request; the live response once the upstream answered 2xx, else an ApiError."""
+    provider = upstream.provider
+    if not upstream.api_key:
+        raise ApiError(503, "provider_not_configured",
+                       f"The provider {provider.name} is not configured on this gateway: the operator "
+                       f"must set {provider.env_prefix}_API_KEY.", headers={"x-should-retry": "false"})
+    url, headers, payload = provider.request(upstream, body, stream)
+    headers["Accept-Encoding"] = "identity"
+    try:
+        response = session.post(url, data=payload, headers=headers, stream=True,
+                                timeout=(timeouts.connect, timeouts.read))
+    except requests.Timeout:
+        raise _timeout(provider) from None
+    except requests.RequestException:
+        raise _unreachable(provider) from None
+    if response.status_code >= 400:
+        with response:
+            payload = _read_all(response, time.monotonic() + timeouts.read, 64 * 1024, provider)
+        raise provider.error(response.status_code, payload, response.headers.get("Retry-After"))
+    return response
+
+
+def read_completion(response, upstream, timeouts, started):
+    """The whole non-streaming answer and its usage, within the total deadline."""
+    with response:
+        payload = _read_all(response, started + timeouts.total, MAX_ANSWER_BYTES, upstream.provider)
+    return upstream.provider.completion(payload)
+
+
+def relay_stream(response, upstream, wants_usage, timeouts, started, outcome):
+    """Yield the upstream's events as they arrive, `: keep-alive` while it is silent, and an error
+    event if it fails part-way. On exit (completion, failure or the client leaving) the upstream
+    is closed; `outcome` then says what was delivered."""
+    events = queue.Queue(maxsize=64)
+    stop = threading.Event()
+    reader = threading.Thread(target=_read_events, daemon=True,
+                              args=(response, upstream.provider, wants_usage, events, stop))
+    reader.start()
+    deadline = started + timeouts.total
+    outcome.status = 499  # until the stream ends one way or another, the client may leave
+    try:
+        while True:
+            try:
+                event = events.get(timeout=max(0.0, min(timeouts.keepalive,
+                                                        deadline - time.monotonic())))
+            except queue.Empty:
+                if time.monotonic() >= deadline:
+                    raise _timeout(upstream.provider) from None
+                yield KEEPALIVE
+                continue
+            if event is _END:
+                raise ApiError(502, "upstream_error",
+                               f"The upstream {upstream.provider.name} ended the stream early.")
+            if isinstance(event, ApiError):
+                raise event
+            outcome.usage = event.usage or outcome.usage
+            if event.raw is not None:
+                yield event.raw
+                outcome.content_chunks += event.content
+            if event.done:
+                outcome.status = 200
+                return
+    except ApiError as error:
+        outcome.status = error.status
+        yield b"data: " + json.dumps(error.body(), ensure_ascii=False).encode() + b"\n\n"
+    finally:
+        stop.set()
+        response.close()
+
+
+def _read_events(response, provider, wants_usage, events, stop):
+    """In its own thread (a greenlet under gevent), so the relay can send keep-alives meanwhile."""
+    try:
+        for event in provider.events(_chunks(response, provider), wants_usage):
+            if not _put(events, event, stop):
+                return
+        _put(events, _END, stop)
+    except ApiError as error:
+        _put(events, error, stop)
+
+
+def _put(events, item, stop):
+    while not stop.is_set():
+        try:
+            events.put(item, timeout=0.5)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _chunks(response, provider):
+    """The body's bytes as they arrive (one read each), with transport faults as ApiErrors."""
+    try:
+        while chunk := response.raw.read1(65536):
+            yield chunk
+    except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+        raise _timeout(provider) from None
+    except (urllib3.exceptions.HTTPError, OSError, ValueError, AttributeError):
+        # ValueError/AttributeError: urllib3 reading a response that was closed meanwhile.
+        raise _unreachable(provider) from None
+
+
+def _read_all(response, deadline, limit, provider):
+    parts, size = [], 0
+    for chunk in _chunks(response, provider):
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(502, "upstream_error", f"The upstream {provider.name}'s answer is too large.")
+        if time.monotonic() > deadline:
+            raise _timeout(provider)
+    return b"".join(parts)
+
+
+def _timeout(provider):
+    return ApiError(504, "upstream_timeout", f"The upstream {provider.name} did not answer in time.")
+
+
+def _unreachable(provider):
+    return ApiError(502, "upstream_error",
+                    f"The upstream {provider.name} could not be reached or broke the connection.")

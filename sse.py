@@ -1,0 +1,28 @@
+"""Server-sent events read as bytes: split on line ends, never decoded as a whole (FIELD-NOTES §4)."""
+
+
+def split_events(chunks):
+    """Yield (raw, data) per event from an iterable of byte chunks.
+
+    `raw` is the event exactly as received, blank line included, so it can be relayed
+    byte-faithfully; `data` is its joined `data:` field, or None for a comment-only event.
+    A last event cut off without its blank line is not yielded: it may be half-written.
+    """
+    pending = b""
+    lines = []
+    for chunk in chunks:
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            lines.append(line + b"\n")
+            if line in (b"", b"\r"):
+                if len(lines) > 1:
+                    yield b"".join(lines), _data(lines)
+                lines = []
+
+
+def _data(lines):
+    fields = [line[5:].rstrip(b"\r\n") for line in lines if line.startswith(b"data:")]
+    if not fields:
+        return None
+    return b"\n".join(field[1:] if field.startswith(b" ") else field for field in fields)

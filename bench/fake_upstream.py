@@ -1,0 +1,118 @@
+"""A fast fake DeepSeek-compatible upstream: `python bench/fake_upstream.py PORT`.
+
+Raw asyncio HTTP/1.1 with keep-alive (stdlib only). Answers POST */chat/completions; a streaming
+request gets N `chat.completion.chunk` events, each its own HTTP chunk, `interval` seconds apart,
+from the body field `"fake": {"chunks": 50, "interval": 0.02}` (defaults: 50 chunks, no delay).
+"""
+import asyncio
+import functools
+import json
+import sys
+import time
+
+USAGE = {"prompt_tokens": 12, "completion_tokens": 50, "total_tokens": 62,
+         "prompt_cache_hit_tokens": 0, "prompt_cache_miss_tokens": 12}
+
+
+@functools.lru_cache(maxsize=64)
+def completion(model):
+    return json.dumps({
+        "id": "fake-1", "object": "chat.completion", "created": int(time.time()), "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello from the fake."},
+                     "logprobs": None, "finish_reason": "stop"}],
+        "usage": USAGE}, separators=(",", ":")).encode()
+
+
+@functools.lru_cache(maxsize=64)
+def chunk_events(model, count):
+    """The SSE events of a stream, each framed as one HTTP chunk; the last is the terminator."""
+    def chunk(delta, finish=None, usage=None):
+        return {"id": "fake-1", "object": "chat.completion.chunk", "created": int(time.time()),
+                "model": model, "system_fingerprint": "fp_fake",
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+                "usage": usage}
+    usage = {**USAGE, "completion_tokens": count, "total_tokens": USAGE["prompt_tokens"] + count}
+    chunks = [chunk({"role": "assistant", "content": ""})]
+    chunks += [chunk({"content": f"tok{i} "}) for i in range(1, count - 1)]
+    chunks.append(chunk({"content": ""}, "stop", usage))
+    events = [b"data: " + json.dumps(c, separators=(",", ":")).encode() + b"\n\n" for c in chunks] + [b"data: [DONE]\n\n"]
+    return [b"%x\r\n%s\r\n" % (len(e), e) for e in events] + [b"0\r\n\r\n"]
+
+
+def head(status, content_type, extra=b""):
+    return (b"HTTP/1.1 %s\r\nContent-Type: %s\r\n%s" % (status, content_type, extra))
+
+
+class Upstream(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport, self.buffer, self.busy = transport, b"", False
+
+    def data_received(self, data):
+        self.buffer += data
+        if not self.busy:
+            self.serve_buffered()
+
+    def serve_buffered(self):
+        while not self.busy:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            request_line, *header_lines = self.buffer[:end].decode("latin-1").split("\r\n")
+            headers = dict(line.lower().split(":", 1) for line in header_lines if ":" in line)
+            length = int(headers.get("content-length", 0))
+            if len(self.buffer) < end + 4 + length:
+                return
+            body = self.buffer[end + 4:end + 4 + length]
+            self.buffer = self.buffer[end + 4 + length:]
+            self.keep_alive = headers.get("connection", "").strip() != "close"
+            self.answer(request_line.split(" "), body)
+
+    def answer(self, request_line, body):
+        if request_line[0] != "POST" or not request_line[1].endswith("/chat/completions"):
+            return self.send(b"404 Not Found", b"text/plain", b"not found")
+        try:
+            request = json.loads(body)
+        except ValueError:
+            return self.send(b"400 Bad Request", b"text/plain", b"bad json")
+        model = request.get("model", "deepseek-flash")
+        if not request.get("stream"):
+            return self.send(b"200 OK", b"application/json", completion(model))
+        fake = request.get("fake") or {}
+        events = chunk_events(model, max(2, int(fake.get("chunks", 50))))
+        self.transport.write(head(b"200 OK", b"text/event-stream",
+                                  b"Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n"))
+        interval = float(fake.get("interval", 0))
+        if interval <= 0:
+            self.transport.writelines(events)
+            return self.done()
+        self.busy = True
+        asyncio.ensure_future(self.trickle(events, interval))
+
+    async def trickle(self, events, interval):
+        for i, event in enumerate(events):
+            if self.transport.is_closing():
+                return
+            if 0 < i < len(events) - 2:  # [DONE] and the end follow the last chunk at once
+                await asyncio.sleep(interval)
+            self.transport.write(event)
+        self.busy = False
+        self.done()
+        self.serve_buffered()
+
+    def send(self, status, content_type, body):
+        self.transport.write(head(status, content_type, b"Content-Length: %d\r\n\r\n%s" % (len(body), body)))
+        self.done()
+
+    def done(self):
+        if not self.keep_alive:
+            self.transport.close()
+
+
+async def main(port):
+    server = await asyncio.get_running_loop().create_server(Upstream, "127.0.0.1", port, backlog=2048)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1])))

@@ -1,0 +1,189 @@
+"""A fake DeepSeek for the tests: a real HTTP server process on a loopback port.
+
+It speaks DeepSeek's wire format (PROVIDERS.md §3): `: keep-alive` comments, usage on the last
+content chunk, `data: [DONE]`, OpenAI-shaped error bodies. A request steers it with a `fake`
+object in its body, which the gateway passes through like any unknown field:
+
+    {"fake": {"chunks": 5, "interval": 0.01, "delay": 0, "status": 200, "retry_after": "3",
+              "reset_after": null, "stall": 0, "keepalives": 0, "usage": {...} or null,
+              "usage_chunk": false, "text": "..."}}
+
+GET /_stats reports what it saw; POST /_reset forgets it. Run: python fake_upstream.py API_KEY
+(prints the port it listens on).
+"""
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+DEFAULT_TEXT = "你好，世界！Hello 🌍"
+
+
+class Stats:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        self.requests = 0
+        self.bodies = []
+        self.authorizations = []
+        self.open_streams = 0
+        self.closed_by_client = 0
+        self.completed_streams = 0
+
+    def add(self, **changes):
+        with self.lock:
+            for name, delta in changes.items():
+                setattr(self, name, getattr(self, name) + delta)
+
+    def as_dict(self):
+        with self.lock:
+            return {name: getattr(self, name) for name in (
+                "requests", "bodies", "authorizations", "open_streams", "closed_by_client",
+                "completed_streams")}
+
+
+STATS = Stats()
+
+
+def default_usage(fake, completion_tokens):
+    return fake.get("usage", {"prompt_tokens": 12, "completion_tokens": completion_tokens,
+                              "total_tokens": 12 + completion_tokens,
+                              "prompt_cache_hit_tokens": 4, "prompt_cache_miss_tokens": 8})
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    api_key = ""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path == "/_stats":
+            self.send_json(200, STATS.as_dict())
+        else:
+            self.send_json(404, {"error": {"message": "not found"}})
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        if self.path == "/_reset":
+            with STATS.lock:
+                STATS.reset()
+            return self.send_json(200, {})
+        with STATS.lock:
+            STATS.requests += 1
+            STATS.bodies.append(body)
+            STATS.authorizations.append(self.headers.get("Authorization"))
+        fake = body.get("fake") or {}
+        time.sleep(fake.get("delay", 0))
+        if self.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return self.send_json(401, {"error": {
+                "message": "Authentication Fails, Your api key: ****abcd is invalid",
+                "type": "authentication_error", "param": None, "code": "invalid_request_error"}})
+        status = fake.get("status", 200)
+        if status != 200:
+            headers = {"Retry-After": fake["retry_after"]} if "retry_after" in fake else {}
+            return self.send_json(status, {"error": {
+                "message": fake.get("message", f"fake upstream error {status}"),
+                "type": "invalid_request_error", "param": None,
+                "code": fake.get("code", "invalid_request_error")}}, headers)
+        if body.get("stream"):
+            return self.stream(body, fake)
+        self.complete(body, fake)
+
+    def complete(self, body, fake):
+        pieces = self.pieces(fake)
+        answer = {"id": "fake-1", "object": "chat.completion", "created": int(time.time()),
+                  "model": body.get("model"), "choices": [{
+                      "index": 0, "finish_reason": "stop", "logprobs": None,
+                      "message": {"role": "assistant", "content": "".join(pieces)}}],
+                  "usage": default_usage(fake, len(pieces)), "system_fingerprint": "fp_fake"}
+        if fake.get("usage", "") is None:
+            answer.pop("usage")
+        payload = b"\n\n" * fake.get("keepalives", 0) + json.dumps(answer, ensure_ascii=False).encode()
+        if fake.get("malformed"):
+            payload = b"<html>oops</html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def stream(self, body, fake):
+        pieces = self.pieces(fake)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        STATS.add(open_streams=1)
+        try:
+            self.events(body, fake, pieces)
+            STATS.add(completed_streams=1)
+        except (BrokenPipeError, ConnectionResetError):
+            STATS.add(closed_by_client=1)
+        finally:
+            STATS.add(open_streams=-1)
+
+    def events(self, body, fake, pieces):
+        for _ in range(fake.get("keepalives", 0)):
+            self.chunk(b": keep-alive\n\n")
+        usage = default_usage(fake, len(pieces))
+        separate = fake.get("usage_chunk") and (body.get("stream_options") or {}).get("include_usage")
+        base = {"id": "fake-1", "object": "chat.completion.chunk", "created": int(time.time()),
+                "model": body.get("model")}
+        self.event({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
+                                         "logprobs": None, "finish_reason": None}], "usage": None})
+        for index, piece in enumerate(pieces):
+            if fake.get("reset_after") == index:
+                self.connection.shutdown(2)  # an abrupt end, mid-stream
+                raise ConnectionResetError
+            if index == len(pieces) // 2:
+                time.sleep(fake.get("stall", 0))
+            time.sleep(fake.get("interval", 0))
+            last = index == len(pieces) - 1
+            self.event({**base, "choices": [{
+                "index": 0, "delta": {"content": piece}, "logprobs": None,
+                "finish_reason": "stop" if last else None}],
+                "usage": usage if last and not separate else None})
+        if separate:
+            self.event({**base, "choices": [], "usage": usage})
+        self.chunk(b"data: [DONE]\n\n")
+        self.chunk(b"")
+
+    def pieces(self, fake):
+        text = fake.get("text", DEFAULT_TEXT)
+        count = fake.get("chunks", len(text))
+        return [text[i % len(text)] for i in range(count)]
+
+    def event(self, data):
+        self.chunk(b"data: " + json.dumps(data, ensure_ascii=False).encode() + b"\n\n")
+
+    def chunk(self, data):
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def send_json(self, status, data, headers=None):
+        payload = json.dumps(data, ensure_ascii=False).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def main():
+    Handler.api_key = sys.argv[1]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.request_queue_size = 1024
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

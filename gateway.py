@@ -19,6 +19,7 @@ import errors
 import limits
 import models
 import relay
+import web
 from errors import ApiError, bad_request
 from models import Account, ApiKey, Price, db
 from providers import PROVIDERS, upstreams_from_env
@@ -49,6 +50,7 @@ def create_app(config=None):
     errors.register(app)
     cli.register(app)
     app.register_blueprint(api)
+    web.register(app)
     return app
 
 
@@ -199,28 +201,21 @@ def admit(key, chat, upstream, price):
 
 
 def stream_response(response, upstream, chat, price, log_row, started):
-    """The relay as an SSE response; settled when the server closes it, however the stream ended."""
-    outcome = relay.StreamOutcome()
-    events = relay.relay_stream(response, upstream, chat.wants_usage, current_app.config["TIMEOUTS"],
-                                started, outcome)
+    """The relay as an SSE response, settled when the server closes it, however it ended."""
+    stream = relay.Stream(response, upstream, chat.wants_usage, current_app.config["TIMEOUTS"], started)
 
-    def settle_on_close():
-        response.close()  # in case the relay never started
+    def settle():
         with db.connection_context():
-            settle_stream(log_row, price, chat, outcome)
+            usage = stream.usage or billing.estimate_usage(chat.text_bytes, chat.message_count,
+                                                           stream.content_chunks)
+            delivered = stream.usage is not None or stream.content_chunks > 0
+            models.settle(log_row, usage, billing.charge(price, usage) if delivered else 0,
+                          stream.status, estimated=stream.usage is None)
 
-    sse = Response(events, mimetype="text/event-stream",
+    sse = Response(stream, mimetype="text/event-stream",
                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    sse.call_on_close(settle_on_close)
+    sse.call_on_close(settle)
     return sse
-
-
-def settle_stream(log_row, price, chat, outcome):
-    usage = outcome.usage or billing.estimate_usage(chat.text_bytes, chat.message_count,
-                                                    outcome.content_chunks)
-    delivered = outcome.usage is not None or outcome.content_chunks > 0
-    cost = billing.charge(price, usage) if delivered else 0
-    models.settle(log_row, usage, cost, outcome.status, estimated=outcome.usage is None)
 
 
 @api.get("/v1/models")

@@ -3,8 +3,10 @@
 `requests`' read timeout is the longest silence between bytes, not a total (FIELD-NOTES §4), so
 every call also has a total deadline, checked as bytes arrive.
 """
+import inspect
 import json
 import queue
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -25,14 +27,6 @@ class Timeouts:
     read: float = 120.0
     total: float = 600.0
     keepalive: float = 10.0
-
-
-@dataclass
-class StreamOutcome:
-    """What a relayed stream delivered, for settlement."""
-    usage: object = None
-    content_chunks: int = 0
-    status: int = 200
 
 
 def new_session():
@@ -73,49 +67,66 @@ def read_completion(response, upstream, timeouts, started):
     return upstream.provider.completion(payload)
 
 
-def relay_stream(response, upstream, wants_usage, timeouts, started, outcome):
-    """Yield the upstream's events as they arrive, `: keep-alive` while it is silent, and an error
-    event if it fails part-way. On exit (completion, failure or the client leaving) the upstream
-    is closed; `outcome` then says what was delivered."""
-    events = queue.Queue(maxsize=64)
-    stop = threading.Event()
-    reader = threading.Thread(target=_read_events, daemon=True,
-                              args=(response, upstream.provider, wants_usage, events, stop))
-    reader.start()
-    deadline = started + timeouts.total
-    outcome.status = 499  # until the stream ends one way or another, the client may leave
-    try:
-        while True:
-            try:
-                event = events.get(timeout=max(0.0, min(timeouts.keepalive,
-                                                        deadline - time.monotonic())))
-            except queue.Empty:
-                if time.monotonic() >= deadline:
-                    raise _timeout(upstream.provider) from None
-                yield KEEPALIVE
-                continue
-            if event is _END:
-                raise ApiError(502, "upstream_error",
-                               f"The upstream {upstream.provider.name} ended the stream early.")
-            if isinstance(event, ApiError):
-                raise event
-            outcome.usage = event.usage or outcome.usage
-            if event.raw is not None:
-                yield event.raw
-                outcome.content_chunks += event.content
-            if event.done:
-                outcome.status = 200
-                return
-    except ApiError as error:
-        outcome.status = error.status
-        yield b"data: " + json.dumps(error.body(), ensure_ascii=False).encode() + b"\n\n"
-    finally:
-        stop.set()
-        response.close()
+class Stream:
+    """The upstream's events as a WSGI iterable: each event as it arrives, `: keep-alive` while the
+    upstream is silent, an error event if it fails part-way. `close()` (the server calls it however
+    the stream ended, the client leaving included) releases the upstream; then `usage`,
+    `content_chunks` and `status` say what was delivered."""
+
+    def __init__(self, response, upstream, wants_usage, timeouts, started):
+        self.usage = None
+        self.content_chunks = 0
+        self.status = 499  # until the stream ends one way or another, the client may leave
+        self._response = response
+        self._events = self._relay(upstream, wants_usage, timeouts, started + timeouts.total)
+
+    def __iter__(self):
+        return self._events
+
+    def close(self):
+        if inspect.getgeneratorstate(self._events) == inspect.GEN_CREATED:
+            self._response.close()
+        self._events.close()
+
+    def _relay(self, upstream, wants_usage, timeouts, deadline):
+        events = queue.Queue(maxsize=64)
+        stop = threading.Event()
+        threading.Thread(target=_read_events, daemon=True, args=(
+            self._response, upstream.provider, wants_usage, events, stop)).start()
+        try:
+            while True:
+                try:
+                    event = events.get(timeout=max(0.0, min(timeouts.keepalive,
+                                                            deadline - time.monotonic())))
+                except queue.Empty:
+                    if time.monotonic() >= deadline:
+                        raise _timeout(upstream.provider) from None
+                    yield KEEPALIVE
+                    continue
+                if event is _END:
+                    raise ApiError(502, "upstream_error",
+                                   f"The upstream {upstream.provider.name} ended the stream early.")
+                if isinstance(event, ApiError):
+                    raise event
+                self.usage = event.usage or self.usage
+                if event.raw is not None:
+                    yield event.raw
+                    self.content_chunks += event.content
+                if event.done:
+                    self.status = 200
+                    return
+        except ApiError as error:
+            self.status = error.status
+            yield b"data: " + json.dumps(error.body(), ensure_ascii=False).encode() + b"\n\n"
+        finally:
+            stop.set()
+            if self.status != 200:
+                _abort(self._response)
 
 
 def _read_events(response, provider, wants_usage, events, stop):
-    """In its own thread (a greenlet under gevent), so the relay can send keep-alives meanwhile."""
+    """In its own thread (a greenlet under gevent), so the relay can send keep-alives meanwhile.
+    It alone reads and closes the response: closing a reader mid-read from elsewhere is an error."""
     try:
         for event in provider.events(_chunks(response, provider), wants_usage):
             if not _put(events, event, stop):
@@ -123,6 +134,18 @@ def _read_events(response, provider, wants_usage, events, stop):
         _put(events, _END, stop)
     except ApiError as error:
         _put(events, error, stop)
+    finally:
+        response.close()
+
+
+def _abort(response):
+    """Shut the upstream socket down, which wakes the reader out of its read with an error."""
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def _put(events, item, stop):

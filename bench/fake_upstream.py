@@ -2,7 +2,8 @@
 
 Raw asyncio HTTP/1.1 with keep-alive (stdlib only). Answers POST */chat/completions; a streaming
 request gets N `chat.completion.chunk` events, each its own HTTP chunk, `interval` seconds apart,
-from the body field `"fake": {"chunks": 50, "interval": 0.02}` (defaults: 50 chunks, no delay).
+from the body field `"fake": {"chunks": 50, "interval": 0.02}`, else the same JSON in an `X-Fake`
+header (for proxies that drop unknown body fields); defaults: 50 chunks, no delay.
 """
 import asyncio
 import functools
@@ -65,9 +66,9 @@ class Upstream(asyncio.Protocol):
             body = self.buffer[end + 4:end + 4 + length]
             self.buffer = self.buffer[end + 4 + length:]
             self.keep_alive = headers.get("connection", "").strip() != "close"
-            self.answer(request_line.split(" "), body)
+            self.answer(request_line.split(" "), headers, body)
 
-    def answer(self, request_line, body):
+    def answer(self, request_line, headers, body):
         if request_line[0] != "POST" or not request_line[1].endswith("/chat/completions"):
             return self.send(b"404 Not Found", b"text/plain", b"not found")
         try:
@@ -77,7 +78,7 @@ class Upstream(asyncio.Protocol):
         model = request.get("model", "deepseek-flash")
         if not request.get("stream"):
             return self.send(b"200 OK", b"application/json", completion(model))
-        fake = request.get("fake") or {}
+        fake = request.get("fake") or json.loads(headers.get("x-fake") or "{}")
         events = chunk_events(model, max(2, int(fake.get("chunks", 50))))
         self.transport.write(head(b"200 OK", b"text/event-stream",
                                   b"Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n"))

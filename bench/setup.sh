@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Installs the comparison targets for bench/run.py; safe to run again.
+# Installs what bench/run.py compares against (and py-spy for --profile); safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if ! .venv-litellm/bin/litellm --help >/dev/null 2>&1; then
+if [ ! -x .venv-litellm/bin/litellm ]; then
   python3 -m venv .venv-litellm
   .venv-litellm/bin/pip install -q 'litellm[proxy]'
 fi
 
 if [ ! -d portkey/node_modules/@portkey-ai/gateway ]; then
-  (cd portkey && npm install --no-audit --no-fund)
+  (cd portkey && npm install --no-audit --no-fund --no-package-lock)
+fi
+
+if [ ! -x .venv-pyspy/bin/py-spy ]; then
+  python3 -m venv .venv-pyspy
+  .venv-pyspy/bin/pip install -q py-spy
 fi

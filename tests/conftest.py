@@ -76,30 +76,34 @@ def upstream(upstream_server):
     return upstream_server
 
 
-def database_url(tmp_path):
-    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'gateway.db'}"
+@pytest.fixture(scope="module")
+def database(tmp_path_factory):
+    """One database per test module (so a module's gunicorn can share it), emptied for each test."""
+    return os.environ.get("TEST_DATABASE_URL") or \
+        f"sqlite:///{tmp_path_factory.mktemp('db') / 'gateway.db'}"
 
 
-def fresh_database(url):
-    """Point the models at `url`, with empty tables."""
+def empty_database(url):
+    """Point the models at `url`, with its tables made and empty."""
     db.initialize(models.open_database(url))
     with db.connection_context():
-        db.drop_tables(models.TABLES, safe=True, cascade=models.is_postgres())
         models.create_tables()
+        for table in reversed(models.TABLES):
+            table.delete().execute()
 
 
-def app_config(tmp_path, upstream_url, **overrides):
+def app_config(database, upstream_url, **overrides):
     from providers import PROVIDERS, Upstream
     from relay import Timeouts
-    return {"DATABASE_URL": database_url(tmp_path), "TESTING": True, "REDIS_URL": None,
+    return {"DATABASE_URL": database, "TESTING": True, "REDIS_URL": None,
             "UPSTREAMS": {"deepseek": Upstream(PROVIDERS["deepseek"], upstream_url, UPSTREAM_KEY)},
             "TIMEOUTS": Timeouts(connect=2, read=2, total=5, keepalive=0.3), **overrides}
 
 
 @pytest.fixture
-def app(tmp_path, upstream):
-    fresh_database(database_url(tmp_path))
-    application = gateway.create_app(app_config(tmp_path, upstream.url))
+def app(database, upstream):
+    empty_database(database)
+    application = gateway.create_app(app_config(database, upstream.url))
     db.connect(reuse_if_open=True)
     Price.create(provider="deepseek", model=MODEL, **PRICE)
     yield application
@@ -211,13 +215,18 @@ class GatewayServer:
             self.log.close()
 
 
-@pytest.fixture
-def server(app, tmp_path, upstream):
-    """gunicorn on the same database as `app`, so tests set up accounts in-process."""
-    running = GatewayServer(app.config["DATABASE_URL"], upstream.url,
-                            log_path=tmp_path / "gunicorn.log")
+@pytest.fixture(scope="module")
+def gunicorn_server(database, upstream_server, tmp_path_factory):
+    running = GatewayServer(database, upstream_server.url,
+                            log_path=tmp_path_factory.mktemp("gunicorn") / "gunicorn.log")
     yield running
     running.stop()
+
+
+@pytest.fixture
+def server(app, gunicorn_server):
+    """gunicorn (one per test module) on the same database as `app`: set accounts up in-process."""
+    return gunicorn_server
 
 
 def sse_data(text):

@@ -201,10 +201,9 @@ def admit(key, chat, upstream, price):
 
 
 def stream_response(response, upstream, chat, price, log_row, started):
-    """The relay as an SSE response, settled when the server closes it, however it ended."""
-    stream = relay.Stream(response, upstream, chat.wants_usage, current_app.config["TIMEOUTS"], started)
+    """The relay as an SSE response, settled once it knows what it delivered."""
 
-    def settle():
+    def settle(stream):
         with db.connection_context():
             usage = stream.usage or billing.estimate_usage(chat.text_bytes, chat.message_count,
                                                            stream.content_chunks)
@@ -212,10 +211,10 @@ def stream_response(response, upstream, chat, price, log_row, started):
             models.settle(log_row, usage, billing.charge(price, usage) if delivered else 0,
                           stream.status, estimated=stream.usage is None)
 
-    sse = Response(stream, mimetype="text/event-stream",
-                   headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    sse.call_on_close(settle)
-    return sse
+    stream = relay.Stream(response, upstream, chat.wants_usage, current_app.config["TIMEOUTS"],
+                          started, on_finish=settle)
+    return Response(stream, mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 @api.get("/v1/models")

@@ -69,15 +69,21 @@ def read_completion(response, upstream, timeouts, started):
 
 class Stream:
     """The upstream's events as a WSGI iterable: each event as it arrives, `: keep-alive` while the
-    upstream is silent, an error event if it fails part-way. `close()` (the server calls it however
-    the stream ended, the client leaving included) releases the upstream; then `usage`,
-    `content_chunks` and `status` say what was delivered."""
+    upstream is silent, an error event if it fails part-way.
 
-    def __init__(self, response, upstream, wants_usage, timeouts, started):
+    `on_finish(stream)` runs once, when `usage`, `content_chunks` and `status` say what was
+    delivered: before the last event (`[DONE]` or the error), so a client that read to the end
+    finds itself settled; or at `close()` (the server calls it however the stream ended, the
+    client leaving included), which also releases the upstream.
+    """
+
+    def __init__(self, response, upstream, wants_usage, timeouts, started, on_finish):
         self.usage = None
         self.content_chunks = 0
         self.status = 499  # until the stream ends one way or another, the client may leave
         self._response = response
+        self._on_finish = on_finish
+        self._finished = False
         self._events = self._relay(upstream, wants_usage, timeouts, started + timeouts.total)
 
     def __iter__(self):
@@ -87,6 +93,12 @@ class Stream:
         if inspect.getgeneratorstate(self._events) == inspect.GEN_CREATED:
             self._response.close()
         self._events.close()
+        self._finish()
+
+    def _finish(self):
+        if not self._finished:
+            self._finished = True
+            self._on_finish(self)
 
     def _relay(self, upstream, wants_usage, timeouts, deadline):
         events = queue.Queue(maxsize=64)
@@ -109,14 +121,17 @@ class Stream:
                 if isinstance(event, ApiError):
                     raise event
                 self.usage = event.usage or self.usage
+                if event.done:
+                    self.status = 200
+                    self._finish()
                 if event.raw is not None:
                     yield event.raw
                     self.content_chunks += event.content
                 if event.done:
-                    self.status = 200
                     return
         except ApiError as error:
             self.status = error.status
+            self._finish()
             yield b"data: " + json.dumps(error.body(), ensure_ascii=False).encode() + b"\n\n"
         finally:
             stop.set()

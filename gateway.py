@@ -9,6 +9,7 @@ import re
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
@@ -43,8 +44,12 @@ def create_app(config=None):
         app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or models.setting(
             "secret_key", lambda: secrets.token_hex(32))
     app.extensions["upstream_session"] = relay.new_session()
-    app.extensions["limiter"] = limits.limiter_for(app.config["REDIS_URL"])
+    timeouts = app.config["TIMEOUTS"]
+    # No live request is older than this; a hold that is must have lost its worker.
+    longest_request = timeouts.total + timeouts.read + app.config["HOLD_GRACE_SECONDS"]
+    app.extensions["limiter"] = limits.limiter_for(app.config["REDIS_URL"], longest_request)
     app.before_request(open_request)
+    app.before_request(HoldSweeper(longest_request, app.config["HOLD_SWEEP_INTERVAL"]))
     app.after_request(finish_response)
     app.teardown_request(close_database)
     errors.register(app)
@@ -66,6 +71,8 @@ def config_from_env(environ):
                                    read=number("UPSTREAM_READ_TIMEOUT", 120),
                                    total=number("UPSTREAM_DEADLINE", 600),
                                    keepalive=number("SSE_KEEPALIVE_SECONDS", 10)),
+        "HOLD_GRACE_SECONDS": number("HOLD_GRACE_SECONDS", 60),
+        "HOLD_SWEEP_INTERVAL": number("HOLD_SWEEP_INTERVAL", 30),
     }
 
 
@@ -89,6 +96,23 @@ def open_request():
     g.rate_headers = {}
 
 
+class HoldSweeper:
+    """Every `interval` seconds, release holds older than any live request can be: their worker died
+    mid-request, and the money must not stay locked (SPEC §3)."""
+
+    def __init__(self, max_age, interval):
+        self.max_age, self.interval = max_age, interval
+        self.next_run = 0.0
+
+    def __call__(self):
+        if time.monotonic() >= self.next_run:
+            self.next_run = time.monotonic() + self.interval
+            released = models.release_stale_holds(models.now() - self.max_age)
+            if released:
+                log.warning("Released %d holds left by requests that outlived every deadline.",
+                            released)
+
+
 def finish_response(response):
     response.headers["X-Request-ID"] = g.get("request_id", "")
     response.headers.update(g.get("rate_headers", {}))
@@ -106,21 +130,22 @@ def chat_completions():
     reject_oversized_body()
     chat = chat_request.parse(request.get_data())
     upstream, price = route(chat)
-    log_row = admit(key, chat, upstream, price)
+    admitted = admit(key, chat, upstream, price)
+    db.close()  # no database connection is held across upstream I/O
     started = time.monotonic()
-    config = current_app.config
+    timeouts = current_app.config["TIMEOUTS"]
     try:
         response = relay.open_upstream(current_app.extensions["upstream_session"], upstream,
-                                       chat.body, chat.stream, config["TIMEOUTS"])
+                                       chat.body, chat.stream, timeouts)
         if chat.stream:
-            return stream_response(response, upstream, chat, price, log_row, started)
-        answer, usage = relay.read_completion(response, upstream, config["TIMEOUTS"], started)
+            return stream_response(response, upstream, chat, price, admitted, started)
+        answer, usage = relay.read_completion(response, upstream, timeouts, started)
     except ApiError as error:
-        models.settle(log_row, billing.Usage(), 0, error.status)
+        settle(admitted, None, 0, error.status)
         raise
     estimated = usage is None
     usage = usage or billing.estimate_usage(chat.text_bytes, chat.message_count, 0)
-    models.settle(log_row, usage, billing.charge(price, usage), 200, estimated)
+    settle(admitted, usage, billing.charge(price, usage), 200, estimated)
     return Response(answer, mimetype="application/json")
 
 
@@ -185,34 +210,50 @@ def infer_provider(model):
     return candidates.pop()
 
 
+@dataclass(frozen=True)
+class Admitted:
+    key: ApiKey
+    row: models.RequestLog
+    ticket: limits.Ticket
+
+
 def admit(key, chat, upstream, price):
     """Within the key's rate limits (429), hold the request's maximum cost (403)."""
     most = billing.max_cost(price, billing.prompt_token_bound(chat.body_bytes, chat.message_count),
                             chat.body["max_tokens"])
-    with current_app.extensions["limiter"].admission(key) as rate_headers:
-        g.rate_headers = rate_headers
-        log_row = models.hold(key, most, g.request_id, upstream.provider.name, chat.body["model"],
-                              chat.stream)
-        if log_row is None:
+    with current_app.extensions["limiter"].admission(key) as ticket:
+        g.rate_headers = ticket.headers
+        row = models.hold(key, most, g.request_id, upstream.provider.name, chat.body["model"],
+                          chat.stream)
+        if row is None:
             raise ApiError(403, "insufficient_balance",
                            f"The account balance cannot cover this request's maximum cost of "
                            f"{models.yuan(most)} 元; top up or lower max_tokens.")
-    return log_row
+    return Admitted(key, row, ticket)
 
 
-def stream_response(response, upstream, chat, price, log_row, started):
+def settle(admitted, usage, cost, status, estimated=False):
+    """Replace the hold with the charge (nothing when `usage` is None), and close the admission."""
+    usage = usage or billing.Usage()
+    with db.connection_context():
+        models.settle(admitted.row, usage, cost, status, estimated)
+    current_app.extensions["limiter"].finished(admitted.key, admitted.ticket, usage.total)
+
+
+def stream_response(response, upstream, chat, price, admitted, started):
     """The relay as an SSE response, settled once it knows what it delivered."""
+    app = current_app._get_current_object()
 
-    def settle(stream):
-        with db.connection_context():
-            usage = stream.usage or billing.estimate_usage(chat.text_bytes, chat.message_count,
-                                                           stream.content_chunks)
-            delivered = stream.usage is not None or stream.content_chunks > 0
-            models.settle(log_row, usage, billing.charge(price, usage) if delivered else 0,
-                          stream.status, estimated=stream.usage is None)
+    def settle_stream(stream):
+        usage = stream.usage or billing.estimate_usage(chat.text_bytes, chat.message_count,
+                                                       stream.content_chunks)
+        delivered = stream.usage is not None or stream.content_chunks > 0
+        with app.app_context():
+            settle(admitted, usage, billing.charge(price, usage) if delivered else 0,
+                   stream.status, estimated=stream.usage is None)
 
     stream = relay.Stream(response, upstream, chat.wants_usage, current_app.config["TIMEOUTS"],
-                          started, on_finish=settle)
+                          started, on_finish=settle_stream)
     return Response(stream, mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 

@@ -13,6 +13,8 @@ worker_connections = 2000
 timeout = 30
 graceful_timeout = 30
 keepalive = 75
+# gunicorn 23+'s control socket has one fixed path: several gateways on one host would collide.
+control_socket_disable = True
 # Never put keys in the access log: only the request line, status, size and time.
 accesslog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'

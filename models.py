@@ -12,10 +12,12 @@ from urllib.parse import urlparse
 
 from peewee import (
     BigIntegerField, BooleanField, CharField, DatabaseProxy, DoubleField, ForeignKeyField,
-    IntegerField, IntegrityError, Model, TextField, fn,
+    JOIN, IntegerField, IntegrityError, Model, TextField, fn,
 )
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 from werkzeug.security import check_password_hash, generate_password_hash
+
+from billing import Usage
 
 db = DatabaseProxy()
 
@@ -30,14 +32,14 @@ def open_database(url, busy_timeout_seconds=3):
     if parsed.scheme == "sqlite":
         path = url[len("sqlite:///"):] or ":memory:"
         return PooledSqliteDatabase(
-            path, max_connections=64, stale_timeout=300, lock_type="IMMEDIATE",
-            timeout=busy_timeout_seconds,
+            path, max_connections=64, stale_timeout=300, timeout=10, lock_type="IMMEDIATE",
             pragmas={"journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1,
                      "cache_size": -16000, "busy_timeout": int(busy_timeout_seconds * 1000)})
     if parsed.scheme in ("postgres", "postgresql"):
         return PooledPostgresqlDatabase(
             parsed.path.lstrip("/"), user=parsed.username, password=parsed.password,
-            host=parsed.hostname, port=parsed.port or 5432, max_connections=64, stale_timeout=300)
+            host=parsed.hostname, port=parsed.port or 5432, max_connections=32, stale_timeout=300,
+            timeout=10)
     raise ValueError(f"DATABASE_URL must start with sqlite:/// or postgresql://, not {parsed.scheme}:")
 
 
@@ -218,12 +220,12 @@ def hold(key, amount, request_id, provider, model, stream):
                                  provider=provider, model=model, stream=stream, hold=amount)
 
 
-def settle(log, usage, cost, status, estimated=False):
+def settle(log, usage, cost, status, estimated=False, state="settled"):
     """Replace the hold with the charge, exactly once. The charge never exceeds the hold."""
     cost = max(0, min(cost, log.hold))
     with db.atomic():
         closed = (RequestLog.update(
-            state="settled", cost=cost, status=status, finished=now(), usage_estimated=estimated,
+            state=state, cost=cost, status=status, finished=now(), usage_estimated=estimated,
             prompt_tokens=usage.prompt, cached_tokens=usage.cached,
             completion_tokens=usage.completion)
             .where((RequestLog.id == log.id) & (RequestLog.state == "held")).execute())
@@ -236,6 +238,13 @@ def settle(log, usage, cost, status, estimated=False):
         if log.key_id:
             ApiKey.update(last_used=now()).where(ApiKey.id == log.key_id).execute()
     return True
+
+
+def release_stale_holds(created_before):
+    """Release the holds of requests admitted before `created_before`; how many there were."""
+    stale = RequestLog.select().where((RequestLog.state == "held")
+                                      & (RequestLog.created < created_before))
+    return sum(settle(row, Usage(), 0, None, state="released") for row in stale)
 
 
 def ledger_mismatches():
@@ -273,3 +282,118 @@ def parse_yuan(text):
     if value != value.to_integral_value() or not value.is_finite():
         raise ValueError(f"at most six decimals of 元: {text!r}")
     return int(value)
+
+
+# --- The web pages: signed-in browsers, sign-in throttling, usage views ----------------------
+
+WEB_SESSION_SECONDS = 7 * 86400
+DAY = 86400
+
+
+class WebSession(BaseModel):
+    """A signed-in browser. Its cookie carries a random token; only the token's digest is kept,
+    so signing out (deleting the row) ends the session on every worker."""
+    digest = CharField(primary_key=True)
+    account = ForeignKeyField(Account, backref="web_sessions", on_delete="CASCADE")
+    created = DoubleField(default=now)
+
+
+class SignInFailure(BaseModel):
+    name = CharField()
+    address = CharField()
+    created = DoubleField(default=now)
+
+    class Meta:
+        indexes = ((("address", "created"), False),)
+
+
+TABLES.extend([WebSession, SignInFailure])
+
+
+def open_web_session(account):
+    """A new session token for `account` (expired sessions are swept on the way)."""
+    token = secrets.token_urlsafe(32)
+    with db.atomic():
+        WebSession.delete().where(WebSession.created < now() - WEB_SESSION_SECONDS).execute()
+        WebSession.create(digest=ApiKey.digest_of(token), account=account)
+    return token
+
+
+def web_session_account(token):
+    """The account signed in with `token`, or None when it is unknown, closed or expired."""
+    row = (WebSession.select(WebSession, Account).join(Account)
+           .where((WebSession.digest == ApiKey.digest_of(token))
+                  & (WebSession.created > now() - WEB_SESSION_SECONDS)).first())
+    return row.account if row else None
+
+
+def close_web_session(token):
+    WebSession.delete().where(WebSession.digest == ApiKey.digest_of(token)).execute()
+
+
+def sign_in_failures(name, address, window):
+    """Failed sign-ins in the last `window` seconds: (for this name from this address, from this address)."""
+    recent = SignInFailure.select().where((SignInFailure.address == address)
+                                          & (SignInFailure.created > now() - window))
+    return recent.where(SignInFailure.name == name).count(), recent.count()
+
+
+def record_sign_in_failure(name, address, window):
+    with db.atomic():
+        SignInFailure.delete().where(SignInFailure.created < now() - window).execute()
+        SignInFailure.create(name=name[:100], address=address)
+
+
+def forget_sign_in_failures(name, address):
+    SignInFailure.delete().where((SignInFailure.name == name)
+                                 & (SignInFailure.address == address)).execute()
+
+
+def account_key(account_id, key_id):
+    """The account's key with that id, or None — also when the key is someone else's."""
+    return ApiKey.get_or_none((ApiKey.id == key_id) & (ApiKey.account == account_id))
+
+
+def keys_of(account_id):
+    return list(ApiKey.select().where(ApiKey.account == account_id).order_by(ApiKey.id.desc()))
+
+
+def accounts_overview():
+    """Every account with its number of keys (`key_count`), by name."""
+    return list(Account.select(Account, fn.COUNT(ApiKey.id).alias("key_count"))
+                .join(ApiKey, JOIN.LEFT_OUTER).group_by(Account.id).order_by(Account.name))
+
+
+def prices_for(providers):
+    return list(Price.select().where(Price.provider.in_(list(providers)))
+                .order_by(Price.provider, Price.model))
+
+
+def set_price(provider, model, **fields):
+    """Insert or replace the price of (provider, model): input, cached_input, output, max_output."""
+    (Price.insert(provider=provider, model=model, **fields)
+     .on_conflict(conflict_target=[Price.provider, Price.model], update=fields).execute())
+
+
+def usage_page(account_id, page, per_page):
+    """One page of the account's requests, newest first, each with its key; and the page count."""
+    query = (RequestLog.select(RequestLog, ApiKey).join(ApiKey, JOIN.LEFT_OUTER)
+             .where(RequestLog.account == account_id))
+    pages = max(1, -(-query.count() // per_page))
+    return list(query.order_by(RequestLog.created.desc(), RequestLog.id.desc())
+                .paginate(page, per_page)), pages
+
+
+def daily_usage(account_id, days):
+    """[(day start, cost, tokens)] for each of the last `days` UTC days, oldest first."""
+    today = int(now() // DAY)
+    # SQLite may lack FLOOR; its CAST truncates, which is FLOOR for these positive times.
+    day = (fn.FLOOR(RequestLog.created / DAY) if is_postgres()
+           else (RequestLog.created / DAY).cast("INTEGER"))
+    rows = (RequestLog.select(day, fn.SUM(RequestLog.cost),
+                              fn.SUM(RequestLog.prompt_tokens + RequestLog.completion_tokens))
+            .where((RequestLog.account == account_id)
+                   & (RequestLog.created >= (today - days + 1) * DAY))
+            .group_by(day).tuples())
+    totals = {int(d): (int(cost or 0), int(tokens or 0)) for d, cost, tokens in rows}
+    return [(d * DAY, *totals.get(d, (0, 0))) for d in range(today - days + 1, today + 1)]

@@ -195,9 +195,9 @@ class GatewayServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited: {self.log_text()}")
             try:
-                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.1)
         raise RuntimeError(f"gunicorn did not start: {self.log_text()}")
 

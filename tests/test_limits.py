@@ -1,0 +1,138 @@
+"""Per-key rate limits (SPEC §4) through the test client, with the database limiter and with Redis."""
+import os
+
+import pytest
+
+import gateway
+from conftest import PRICE, app_config, chat, empty_database, headers, required
+from models import Price, RequestLog
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def redis_or_skip():
+    import redis
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.flushdb()
+    except redis.RedisError as error:
+        required("Redis")(str(error))
+    return REDIS_URL
+
+
+@pytest.fixture(params=["database", "redis"])
+def limited(request, database, upstream):
+    """The app with each limiter: the database's, or Redis's."""
+    redis_url = redis_or_skip() if request.param == "redis" else None
+    empty_database(database)
+    app = gateway.create_app(app_config(database, upstream.url, REDIS_URL=redis_url))
+    Price.create(provider="deepseek", model="deepseek-flash", **PRICE)
+    return app
+
+
+@pytest.fixture
+def send(limited, bank):
+    client = limited.test_client()
+
+    def send_one(token, **fields):
+        response = client.post("/v1/chat/completions", json=chat(**fields), headers=headers(token))
+        response.get_data()
+        response.close()
+        return response
+    return send_one
+
+
+def test_rpm_admits_exactly_n_then_429_with_retry_after(send, bank, upstream):
+    token = bank.key(rpm=3)
+    statuses = [send(token).status_code for _ in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+    refused = send(token)
+    assert refused.get_json()["error"]["code"] == "rate_limit_exceeded"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert upstream.stats()["requests"] == 3
+
+
+def test_a_refused_request_costs_nothing(send, bank, upstream):
+    account = bank.account("10")
+    token = bank.key(account, rpm=1)
+    send(token)
+    balance = bank.balance(account)
+    send(token)
+    assert bank.balance(account) == balance and bank.held(account) == 0
+    assert len(bank.requests(account)) == 1
+    bank.assert_consistent()
+
+
+def test_rate_headers_count_down_and_never_go_up_within_the_window(send, bank, upstream):
+    token = bank.key(rpm=4)
+    responses = [send(token) for _ in range(5)]
+    remaining = [int(r.headers["x-ratelimit-remaining-requests"]) for r in responses]
+    assert remaining == [3, 2, 1, 0, 0]
+    assert all(r.headers["x-ratelimit-limit-requests"] == "4" for r in responses)
+    assert responses[-1].headers["x-ratelimit-reset-requests"].endswith("s")
+
+
+def test_a_key_without_limits_gets_no_rate_headers(send, bank, upstream):
+    response = send(bank.key())
+    assert not [name for name in response.headers.keys() if name.lower().startswith("x-ratelimit")]
+
+
+def test_tpm_refuses_once_the_tokens_of_the_window_reach_the_limit(send, bank, upstream):
+    token = bank.key(tpm=30)
+    first = send(token)  # 12 prompt + 13 completion tokens
+    assert first.headers["x-ratelimit-remaining-tokens"] == "30"
+    second = send(token)
+    assert second.status_code == 200 and second.headers["x-ratelimit-remaining-tokens"] == "5"
+    refused = send(token)
+    assert refused.status_code == 429
+    assert refused.headers["x-ratelimit-remaining-tokens"] == "0"
+    assert upstream.stats()["requests"] == 2
+
+
+def test_concurrency_limit_refuses_a_request_over_the_cap(limited, bank, upstream):
+    token = bank.key(concurrency=1)
+    client = limited.test_client()
+    running = client.post("/v1/chat/completions", json=chat(stream=True), headers=headers(token))
+    assert running.status_code == 200  # its body not yet read: the request is in flight
+    refused = client.post("/v1/chat/completions", json=chat(), headers=headers(token))
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
+    running.get_data()
+    running.close()
+    assert client.post("/v1/chat/completions", json=chat(), headers=headers(token)).status_code == 200
+
+
+def test_a_request_refused_for_balance_does_not_use_the_rpm(send, bank, upstream):
+    account = bank.account("0.0001")
+    token = bank.key(account, rpm=1)
+    assert send(token).status_code == 403
+    from models import topup
+    topup(account, 10_000_000)
+    assert send(token).status_code == 200
+
+
+def test_with_redis_unreachable_the_database_keeps_the_limits(database, upstream, bank):
+    empty_database(database)
+    app = gateway.create_app(app_config(database, upstream.url, REDIS_URL="redis://127.0.0.1:1/0"))
+    Price.create(provider="deepseek", model="deepseek-flash", **PRICE)
+    client = app.test_client()
+    token = bank.key(rpm=2)
+    statuses = [client.post("/v1/chat/completions", json=chat(), headers=headers(token)).status_code
+                for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    assert RequestLog.select().count() == 2
+
+
+def test_redis_holds_the_counters_and_they_expire(database, upstream, bank):
+    import redis
+    url = redis_or_skip()
+    empty_database(database)
+    app = gateway.create_app(app_config(database, upstream.url, REDIS_URL=url))
+    Price.create(provider="deepseek", model="deepseek-flash", **PRICE)
+    token = bank.key(rpm=5, concurrency=2)
+    client = app.test_client()
+    for _ in range(2):
+        client.post("/v1/chat/completions", json=chat(), headers=headers(token)).close()
+    store = redis.Redis.from_url(url)
+    [rpm_key] = store.keys("qc:rpm:*")
+    assert store.zcard(rpm_key) == 2 and 0 < store.pttl(rpm_key) <= 61_000
+    assert store.keys("qc:inflight:*") == [] or store.zcard(store.keys("qc:inflight:*")[0]) == 0

@@ -37,7 +37,7 @@ def create_app(config=None):
     app = Flask(__name__)
     app.config.from_mapping(config_from_env(os.environ))
     app.config.update(config or {})
-    db.initialize(models.open_database(app.config["DATABASE_URL"]))
+    db.initialize(models.open_database(app.config["DATABASE_URL"], app.config["DATABASE_POOL_SIZE"]))
     with db.connection_context():
         models.create_tables()
         bootstrap_admin()
@@ -63,6 +63,7 @@ def config_from_env(environ):
     number = lambda name, default: float(environ.get(name, default))  # noqa: E731
     return {
         "DATABASE_URL": environ.get("DATABASE_URL", "sqlite:///qingcheng.db"),
+        "DATABASE_POOL_SIZE": int(environ.get("DATABASE_POOL_SIZE", 8)),
         "REDIS_URL": environ.get("REDIS_URL") or None,
         "SECRET_KEY": environ.get("SECRET_KEY") or None,
         "MAX_CONTENT_LENGTH": int(environ.get("MAX_REQUEST_BYTES", 4 * 1024 * 1024)),

@@ -26,8 +26,11 @@ KEY_PREFIX = "sk-qc-"
 KEY_DISPLAY_LENGTH = len(KEY_PREFIX) + 8
 
 
-def open_database(url, busy_timeout_seconds=3):
-    """A pooled peewee database for `sqlite:///path` or `postgresql://user@host:port/db`."""
+def open_database(url, pool_size=8, busy_timeout_seconds=3):
+    """A pooled peewee database for `sqlite:///path` or `postgresql://user@host:port/db`.
+
+    A greenlet that finds the pool in use waits for a connection (up to 10 s): PostgreSQL allows
+    few connections (100 by default) for all workers of all machines together."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         path = url[len("sqlite:///"):] or ":memory:"
@@ -38,7 +41,7 @@ def open_database(url, busy_timeout_seconds=3):
     if parsed.scheme in ("postgres", "postgresql"):
         return PooledPostgresqlDatabase(
             parsed.path.lstrip("/"), user=parsed.username, password=parsed.password,
-            host=parsed.hostname, port=parsed.port or 5432, max_connections=32, stale_timeout=300,
+            host=parsed.hostname, port=parsed.port or 5432, max_connections=pool_size, stale_timeout=300,
             timeout=10)
     raise ValueError(f"DATABASE_URL must start with sqlite:/// or postgresql://, not {parsed.scheme}:")
 

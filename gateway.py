@@ -197,7 +197,12 @@ def route(chat):
     if max_tokens > price.max_output:
         raise bad_request(f"'max_tokens' may be at most {price.max_output} for {model}.",
                           "max_tokens")
-    return current_app.config["UPSTREAMS"][name], price
+    upstream = current_app.config["UPSTREAMS"][name]
+    if not upstream.api_key:
+        raise ApiError(503, "provider_not_configured",
+                       f"The provider {name} is not configured on this gateway: the operator must "
+                       f"set {upstream.provider.env_prefix}_API_KEY.", headers={"x-should-retry": "false"})
+    return upstream, price
 
 
 def infer_provider(model):

@@ -40,10 +40,6 @@ def new_session():
 def open_upstream(session, upstream, body, stream, timeouts):
     """Send the request; the live response once the upstream answered 2xx, else an ApiError."""
     provider = upstream.provider
-    if not upstream.api_key:
-        raise ApiError(503, "provider_not_configured",
-                       f"The provider {provider.name} is not configured on this gateway: the operator "
-                       f"must set {provider.env_prefix}_API_KEY.", headers={"x-should-retry": "false"})
     url, headers, payload = provider.request(upstream, body, stream)
     headers["Accept-Encoding"] = "identity"
     try:

@@ -244,7 +244,7 @@ def test_unconfigured_provider_names_the_variable_to_set(app, client, bank, upst
     response = post(client, chat(), bank.key(account))
     assert response.status_code == 503
     assert "DEEPSEEK_API_KEY" in response.get_json()["error"]["message"]
-    assert bank.balance(account) == 10_000_000 and bank.held(account) == 0
+    assert bank.balance(account) == 10_000_000 and bank.requests(account) == []
 
 
 # --- errors from the upstream -----------------------------------------------------------------

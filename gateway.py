@@ -264,9 +264,16 @@ def stream_response(response, upstream, chat, price, admitted, started):
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
+def authenticate_and_report():
+    """`authenticate()` for a route that admits nothing but still shows the key's limits."""
+    key = authenticate()
+    g.rate_headers = limits.current_headers(key)
+    return key
+
+
 @api.get("/v1/models")
 def list_models():
-    authenticate()
+    authenticate_and_report()
     configured = [name for name, up in current_app.config["UPSTREAMS"].items() if up.api_key]
     prices = Price.select().where(Price.provider.in_(configured)).order_by(Price.provider, Price.model)
     return jsonify({"object": "list", "data": [
@@ -275,7 +282,7 @@ def list_models():
 
 @api.get("/v1/balance")
 def balance():
-    account = Account.get_by_id(authenticate().account_id)
+    account = Account.get_by_id(authenticate_and_report().account_id)
     return jsonify({"currency": "CNY", "balance": models.yuan(account.balance),
                     "held": models.yuan(account.held)})
 

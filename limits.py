@@ -51,9 +51,19 @@ class DatabaseLimiter:
         pass  # the settled request row is the record
 
 
+def current_headers(key):
+    """The headers of a key's limits for a response that admits nothing; the request log is the
+    record whichever limiter admits."""
+    return counts_in_database(key).headers(key, admitting=False) if has_limits(key) else {}
+
+
 def check_in_database(key):
     if is_postgres():  # serialise one key's admissions; SQLite's BEGIN IMMEDIATE already does
         ApiKey.select(ApiKey.id).where(ApiKey.id == key.id).for_update().execute()
+    return counts_in_database(key).verdict(key)
+
+
+def counts_in_database(key):
     moment = now()
     mine = RequestLog.key == key.id
     counts = Counts()
@@ -68,7 +78,7 @@ def check_in_database(key):
         counts.tokens, counts.tokens_reset = int(used or 0), (oldest + WINDOW - moment if oldest else 0.0)
     if key.concurrency:
         counts.in_flight = RequestLog.select().where(mine & (RequestLog.state == "held")).count()
-    return counts.verdict(key)
+    return counts
 
 
 @dataclass
@@ -80,13 +90,18 @@ class Counts:
     tokens_reset: float = 0.0
     in_flight: int = 0
 
-    def verdict(self, key):
+    def headers(self, key, admitting):
         headers = {}
         if key.rpm:
-            remaining = key.rpm - self.requests - (self.requests < key.rpm)
+            remaining = key.rpm - self.requests - (admitting and self.requests < key.rpm)
             headers.update(_headers("requests", key.rpm, remaining, self.requests_reset))
         if key.tpm:
             headers.update(_headers("tokens", key.tpm, key.tpm - self.tokens, self.tokens_reset))
+        return headers
+
+    def verdict(self, key):
+        """The headers of an admission, or the 429 (carrying them) when a limit is reached."""
+        headers = self.headers(key, admitting=True)
         failure = None
         if key.rpm and self.requests >= key.rpm:
             failure = _too_many(f"this key may make {key.rpm} requests per minute", self.requests_reset)

@@ -72,6 +72,16 @@ def test_rate_headers_count_down_and_never_go_up_within_the_window(send, bank, u
     assert responses[-1].headers["x-ratelimit-reset-requests"].endswith("s")
 
 
+def test_balance_and_models_show_the_limits_without_using_them(limited, send, bank, upstream):
+    token = bank.key(rpm=4, tpm=1000)
+    send(token)
+    client = limited.test_client()
+    for path in ("/v1/balance", "/v1/models", "/v1/balance"):
+        response = client.get(path, headers={"X-API-Key": token})
+        assert response.headers["x-ratelimit-remaining-requests"] == "3"
+        assert response.headers["x-ratelimit-remaining-tokens"] == str(1000 - 25)
+
+
 def test_a_key_without_limits_gets_no_rate_headers(send, bank, upstream):
     response = send(bank.key())
     assert not [name for name in response.headers.keys() if name.lower().startswith("x-ratelimit")]

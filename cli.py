@@ -7,7 +7,7 @@ import click
 from flask.cli import AppGroup
 
 import models
-from models import Account, ApiKey, Price
+from models import Account, ApiKey
 from providers import PROVIDERS
 
 accounts = AppGroup("accounts", help="Accounts and their balances.")
@@ -125,9 +125,8 @@ def set_price(provider, model, input_, cached_input, output, max_output):
     """Set a model's price in 元 per million tokens."""
     if provider not in PROVIDERS:
         raise click.ClickException(f"unknown provider {provider!r}; known: {', '.join(PROVIDERS)}")
-    fields = dict(input=input_, cached_input=cached_input, output=output, max_output=max_output)
-    (Price.insert(provider=provider, model=model, **fields)
-     .on_conflict(conflict_target=[Price.provider, Price.model], update=fields).execute())
+    models.set_price(provider, model, input=input_, cached_input=cached_input, output=output,
+                     max_output=max_output)
     click.echo(f"price of {provider}/{model} set")
 
 

@@ -344,7 +344,7 @@ def sign_in_failures(name, address, window):
 def record_sign_in_failure(name, address, window):
     with db.atomic():
         SignInFailure.delete().where(SignInFailure.created < now() - window).execute()
-        SignInFailure.create(name=name[:100], address=address)
+        SignInFailure.create(name=name, address=address)
 
 
 def forget_sign_in_failures(name, address):

@@ -178,7 +178,9 @@ class GatewayServer:
     def __init__(self, database, upstream_url, workers=2, log_path=None, **env):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        environment = {**os.environ, "DATABASE_URL": database, "DEEPSEEK_BASE_URL": upstream_url,
+        # A SECRET_KEY of its own: tests empty the database (the stored one too) while it runs.
+        environment = {**os.environ, "SECRET_KEY": "test-secret-key-for-web-sessions",
+                       "DATABASE_URL": database, "DEEPSEEK_BASE_URL": upstream_url,
                        "DEEPSEEK_API_KEY": UPSTREAM_KEY, "UPSTREAM_READ_TIMEOUT": "3",
                        "UPSTREAM_DEADLINE": "20", "SSE_KEEPALIVE_SECONDS": "0.5",
                        "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{self.port} --workers {workers}",

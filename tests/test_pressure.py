@@ -35,10 +35,14 @@ def servers(database, upstream_server, tmp_path_factory):
     if REDIS_URL:
         import redis
         redis.Redis.from_url(REDIS_URL).flushdb()
-    running = [start(database, upstream_server, tmp_path_factory) for _ in range(2)]
-    yield running
-    for server in running:
-        server.stop()
+    running = []
+    try:
+        for _ in range(2):
+            running.append(start(database, upstream_server, tmp_path_factory))
+        yield running
+    finally:
+        for server in running:
+            server.stop()
 
 
 @pytest.fixture

@@ -1,0 +1,279 @@
+"""The web pages' words in 简体中文 and English. Chinese first: it is the default.
+
+The language is the `?lang=` switch (remembered in a cookie), else the browser's Accept-Language.
+"""
+from flask import g, request
+
+LANGUAGES = ("zh", "en")
+
+STRINGS = {
+    # the frame of every page
+    "brand": ("青城数智 AI 网关", "Qingcheng AI Gateway"),
+    "nav_docs": ("API 文档", "API docs"),
+    "nav_keys": ("密钥与用量", "Keys & usage"),
+    "nav_admin": ("账户管理", "Accounts"),
+    "nav_prices": ("价格", "Prices"),
+    "other_language": ("English", "中文"),
+    "sign_in": ("登录", "Sign in"),
+    "sign_out": ("退出", "Sign out"),
+    "footer": ("OpenAI 兼容接口 · 金额精确到 0.000001 元",
+               "OpenAI-compatible API · amounts exact to 0.000001 元"),
+    "copy": ("复制", "Copy"),
+    "copied": ("已复制", "Copied"),
+    "copy_failed": ("请手动选择复制", "Select and copy by hand"),
+    "yes": ("是", "Yes"),
+    "no": ("否", "No"),
+    "one_of_two": ("二选一", "One of the two"),
+    "save": ("保存", "Save"),
+    "cancel": ("取消", "Cancel"),
+    "yuan": ("元", "元"),
+
+    # sign-in
+    "sign_in_lead": ("用管理员为你开通的账户名和密码登录，管理 API 密钥、查看用量。",
+                     "Sign in with the account your administrator opened for you to manage your "
+                     "API keys and see your usage."),
+    "name": ("账户名", "Account name"),
+    "password": ("密码", "Password"),
+    "sign_in_failed": ("账户名或密码不正确。", "Wrong account name or password."),
+    "sign_in_throttled": ("登录失败次数过多，请 {minutes} 分钟后再试。",
+                          "Too many failed sign-ins: try again in {minutes} minutes."),
+    "signed_out": ("你已退出登录。", "You have signed out."),
+    "no_account_hint": ("还没有账户？请联系网关管理员开通。",
+                        "No account yet? Ask the gateway's administrator for one."),
+
+    # the documentation page
+    "docs_title": ("API 文档", "API documentation"),
+    "docs_lead": ("一个 OpenAI 兼容的接口，背后是多家大模型提供方。按 token 计费，从账户余额中扣除。",
+                  "One OpenAI-compatible API in front of many model providers. You pay per token, "
+                  "from your account balance."),
+    "base_url": ("接口地址", "Base URL"),
+    "start_title": ("一分钟完成第一次调用", "Your first call in a minute"),
+    "step_key": ("获取 API 密钥", "Get an API key"),
+    "step_key_body": ("登录密钥页面，创建一个密钥。完整密钥只显示一次，请立即妥善保存。",
+                      "Sign in to the key page and create a key. The full key is shown once: "
+                      "store it safely right away."),
+    "step_key_link_out": ("登录并创建密钥", "Sign in and create a key"),
+    "step_key_link_in": ("管理我的密钥", "Manage my keys"),
+    "step_model": ("选择模型", "Pick a model"),
+    "step_model_body": ("在下方「模型与价格」中选一个模型，用 X-AI-Provider 请求头指定它的提供方。",
+                        "Choose a model under “Models and prices” below and name its provider in "
+                        "the X-AI-Provider header."),
+    "step_call": ("发送请求", "Send a request"),
+    "step_call_body": ("复制下面任一示例，把 {placeholder} 换成你的完整密钥。",
+                       "Copy any example below and put your full key where it says {placeholder}."),
+    "key_safety": ("密钥可以花费你的余额：只放在服务器端或环境变量中，不要写进网页前端代码，也不要提交到代码仓库。",
+                   "A key spends your balance: keep it on servers or in environment variables, "
+                   "never in browser code or a repository."),
+    "endpoint_title": ("接口", "Endpoints"),
+    "endpoint_chat": ("对话补全，流式或非流式，与 OpenAI Chat Completions 相同。",
+                      "Chat completions, streaming or not, as in OpenAI's Chat Completions."),
+    "endpoint_models": ("可用模型列表（OpenAI 列表格式）。", "The available models, in OpenAI's list shape."),
+    "endpoint_balance": ("账户余额与冻结金额。", "Your account's balance and held amount."),
+    "headers_title": ("请求头", "Request headers"),
+    "params_title": ("请求参数", "Body parameters"),
+    "col_name": ("名称", "Name"),
+    "col_type": ("类型", "Type"),
+    "col_required": ("必填", "Required"),
+    "col_description": ("说明", "Description"),
+    "h_content_type": ("固定为 application/json。", "Always application/json."),
+    "h_api_key": ("你的密钥。", "Your key."),
+    "h_authorization": ("也可以用 Bearer 方式传密钥（OpenAI SDK 默认如此）。",
+                        "Or the key as a Bearer token (the OpenAI SDKs do this)."),
+    "h_provider": ("上游提供方，如 deepseek。省略时由模型名推断（deepseek-chat 或 deepseek/deepseek-chat）。",
+                   "The upstream provider, e.g. deepseek. When absent, the model decides "
+                   "(deepseek-chat, or deepseek/deepseek-chat)."),
+    "h_request_id": ("你自己的请求编号，原样出现在响应头中，便于排查。",
+                     "Your own request id, echoed in the response for tracing."),
+    "p_model": ("模型名，见下方模型表。", "The model, from the table below."),
+    "p_messages": ("非空的消息数组，每条为 {role, content}。", "A non-empty array of {role, content} messages."),
+    "p_temperature": ("0–2，默认 0.7。", "0–2, default 0.7."),
+    "p_max_tokens": ("最多生成的 token 数，≥ 1；默认为模型的最大输出。",
+                     "The most tokens to generate, ≥ 1; default: the model's maximum output."),
+    "p_stream": ("为 true 时以 SSE 流式返回，以 data: [DONE] 结束；默认 false。",
+                 "true for an SSE stream that ends with data: [DONE]; default false."),
+    "p_stream_options": ("如 {\"include_usage\": true}：流末尾单独返回一条用量。",
+                         "e.g. {\"include_usage\": true}: usage in a last chunk of its own."),
+    "p_other": ("其他字段原样转发给上游。", "Passed to the upstream unchanged."),
+    "p_other_name": ("其他字段", "any other field"),
+    "response_body": ("非流式请求返回上游的 chat.completion JSON（含 usage）；流式请求返回 text/event-stream。"
+                      "每个响应都带 X-Request-ID；设置了限流的密钥还会收到 x-ratelimit-* 响应头。",
+                      "A non-streaming request gets the upstream's chat.completion JSON, with its "
+                      "usage; a streaming one gets text/event-stream. Every response carries "
+                      "X-Request-ID; a key with rate limits also gets the x-ratelimit-* headers."),
+    "examples_title": ("示例", "Examples"),
+    "examples_node": ("JavaScript 示例运行于 Node.js 18+（保存为 .mjs 文件）。",
+                      "The JavaScript examples run in Node.js 18+ (save them as .mjs)."),
+    "example_prompt": ("你好", "Hello"),
+    "ex_curl": ("curl（流式）", "curl (streaming)"),
+    "ex_python": ("Python requests", "Python requests"),
+    "ex_openai": ("OpenAI Python SDK（流式）", "OpenAI Python SDK (streaming)"),
+    "ex_fetch": ("JavaScript fetch", "JavaScript fetch"),
+    "ex_stream": ("JavaScript 流式 fetch", "JavaScript streaming fetch"),
+    "models_title": ("模型与价格", "Models and prices"),
+    "models_lead": ("单位：元 / 百万 tokens。命中缓存的输入 tokens 按缓存价计费。",
+                    "In 元 per million tokens. Input tokens served from the cache pay the cache-hit price."),
+    "col_provider": ("提供方", "Provider"),
+    "col_model": ("模型", "Model"),
+    "col_input": ("输入（未命中缓存）", "Input (cache miss)"),
+    "col_cached": ("输入（命中缓存）", "Input (cache hit)"),
+    "col_output": ("输出", "Output"),
+    "col_max_output": ("最大输出 tokens", "Max output tokens"),
+    "no_models": ("暂无可用模型。", "No models are available yet."),
+    "errors_title": ("错误", "Errors"),
+    "errors_lead": ("所有错误都是 OpenAI 格式的 JSON：", "Every error is JSON in OpenAI's envelope:"),
+    "col_status": ("状态码", "Status"),
+    "col_when": ("含义", "When"),
+    "e_400": ("请求体不是 JSON、字段缺失或类型/范围不对；未知的提供方或模型。",
+              "The body is not JSON, a field is missing or of the wrong type or range; "
+              "unknown provider or model."),
+    "e_401": ("密钥缺失、格式错误、不存在、已吊销或已过期（响应相同）。",
+              "The key is missing, malformed, unknown, revoked or expired (one answer for all)."),
+    "e_403": ("余额不足以支付本次请求的最大费用。", "The balance cannot cover the request's maximum cost."),
+    "e_413": ("请求体超过上限（默认 4 MiB）。", "The body is over the limit (4 MiB by default)."),
+    "e_429": ("超出密钥的限流（带 Retry-After）。", "A rate limit of the key is exceeded (with Retry-After)."),
+    "e_429_upstream": ("上游限流了网关（带 Retry-After）。",
+                       "The upstream rate-limited the gateway (with Retry-After)."),
+    "e_500": ("网关内部故障。", "A fault inside the gateway."),
+    "e_502": ("上游不可达、出错或返回了无效内容。", "The upstream is unreachable, failing or answering nonsense."),
+    "e_503": ("该提供方尚未配置。", "The provider is not configured."),
+    "e_504": ("上游未及时响应。", "The upstream did not answer in time."),
+    "billing_title": ("计费与限流", "Billing and rate limits"),
+    "billing_body": ("请求开始前，网关按最大可能费用冻结余额，余额不足返回 403；请求结束后按上游报告的实际用量结算，"
+                     "多余的冻结金额退回。密钥可以设置每分钟请求数（rpm）、每分钟 tokens（tpm）和并发数，超出返回 429。",
+                     "Before a request starts, the gateway holds its largest possible cost from your "
+                     "balance (403 when the balance is short); when it ends, it charges the usage the "
+                     "upstream reported and returns the rest. A key may have limits on requests per "
+                     "minute (rpm), tokens per minute (tpm) and concurrency; beyond them: 429."),
+
+    # the key page
+    "keys_title": ("密钥与用量", "Keys and usage"),
+    "balance": ("余额", "Balance"),
+    "held": ("冻结中", "Held"),
+    "held_hint": ("进行中的请求预先冻结的金额", "Set aside for requests in flight"),
+    "spent_30d": ("近 30 天花费", "Spent in 30 days"),
+    "tokens_30d": ("近 30 天 tokens", "Tokens in 30 days"),
+    "keys_section": ("API 密钥", "API keys"),
+    "create_key": ("创建密钥", "Create a key"),
+    "label": ("名称", "Label"),
+    "label_hint": ("例如：笔记本、生产服务器", "e.g. laptop, production"),
+    "limits_optional": ("限流与过期（可选，留空表示不限）", "Limits and expiry (optional; blank means none)"),
+    "rpm": ("每分钟请求数", "Requests per minute"),
+    "tpm": ("每分钟 tokens", "Tokens per minute"),
+    "concurrency": ("并发数", "Concurrency"),
+    "expires": ("过期时间（UTC）", "Expires (UTC)"),
+    "limit_rpm": ("RPM", "RPM"),
+    "limit_tpm": ("TPM", "TPM"),
+    "limit_concurrency": ("并发", "concurrency"),
+    "col_prefix": ("前缀", "Prefix"),
+    "col_created": ("创建时间", "Created"),
+    "col_last_used": ("最近使用", "Last used"),
+    "col_limits": ("限制", "Limits"),
+    "col_state": ("状态", "State"),
+    "col_expires": ("过期", "Expires"),
+    "col_actions": ("操作", "Actions"),
+    "state_active": ("可用", "active"),
+    "state_revoked": ("已吊销", "revoked"),
+    "state_expired": ("已过期", "expired"),
+    "unlimited": ("不限", "none"),
+    "never": ("—", "—"),
+    "edit": ("编辑", "Edit"),
+    "revoke": ("吊销", "Revoke"),
+    "revoke_confirm": ("吊销后该密钥立即失效且无法恢复。确定吊销？",
+                       "The key stops working at once and for good. Revoke it?"),
+    "no_keys": ("还没有密钥。", "No keys yet."),
+    "key_created_title": ("新密钥已创建", "Your new key"),
+    "key_created_warning": ("这是唯一一次显示完整密钥。请立即复制并妥善保存：离开此页后无法再次查看，只能吊销后重新创建。",
+                            "This is the only time the full key is shown. Copy it now and store it "
+                            "safely: once you leave this page it cannot be shown again, only revoked "
+                            "and replaced."),
+    "key_created_done": ("我已保存，返回密钥列表", "I have stored it: back to my keys"),
+    "key_edit_title": ("编辑密钥", "Edit key"),
+    "key_saved": ("密钥 {prefix}… 已更新。", "Key {prefix}… updated."),
+    "key_revoked": ("密钥 {prefix}… 已吊销，立即生效。", "Key {prefix}… revoked: it stops working at once."),
+    "invalid_number": ("「{field}」须为正整数，或留空。", "“{field}” must be a positive whole number, or blank."),
+    "invalid_expiry": ("过期时间的格式不正确。", "The expiry is not a valid date and time."),
+    "usage_section": ("用量", "Usage"),
+    "chart_cost": ("每日花费（元）", "Spending per day (元)"),
+    "chart_tokens": ("每日 tokens", "Tokens per day"),
+    "chart_max": ("最高", "max"),
+    "chart_days": ("最近 30 天，按 UTC 日期", "Last 30 days, by UTC date"),
+    "recent_requests": ("最近请求", "Recent requests"),
+    "col_time": ("时间", "Time"),
+    "col_key": ("密钥", "Key"),
+    "col_prompt": ("输入 tokens（缓存）", "Input tokens (cached)"),
+    "col_completion": ("输出 tokens", "Output tokens"),
+    "col_cost": ("费用（元）", "Cost (元)"),
+    "col_duration": ("耗时", "Duration"),
+    "in_flight": ("进行中", "in flight"),
+    "estimated": ("估算", "estimated"),
+    "released": ("已释放", "released"),
+    "no_requests": ("还没有请求记录。", "No requests yet."),
+    "page_of": ("第 {page} / {pages} 页", "Page {page} of {pages}"),
+    "newer": ("← 较新", "← Newer"),
+    "older": ("较早 →", "Older →"),
+
+    # the admin pages
+    "accounts_title": ("账户", "Accounts"),
+    "create_account": ("新建账户", "New account"),
+    "opening_balance": ("初始余额（元）", "Opening balance (元)"),
+    "is_admin": ("管理员", "Administrator"),
+    "role_admin": ("管理员", "admin"),
+    "role_user": ("用户", "user"),
+    "col_role": ("角色", "Role"),
+    "col_keys": ("密钥数", "Keys"),
+    "account_created": ("账户 {name} 已创建。", "Account {name} created."),
+    "account_exists": ("账户名 {name} 已存在。", "An account named {name} exists already."),
+    "invalid_name": ("账户名须为 1–64 个字母、数字或 . _ - @ 字符。",
+                     "An account name is 1–64 letters, digits or . _ - @."),
+    "password_too_short": ("密码至少 {n} 个字符。", "A password has at least {n} characters."),
+    "invalid_amount": ("「{field}」须为 0 至 10 亿元之间的金额，最多六位小数。",
+                       "“{field}” must be an amount from 0 to a billion 元, with at most six decimals."),
+    "account_title": ("账户 {name}", "Account {name}"),
+    "topup": ("充值", "Top up"),
+    "amount": ("金额（元）", "Amount (元)"),
+    "note": ("备注", "Note"),
+    "note_hint": ("例如：转账单号", "e.g. the transfer's reference"),
+    "note_required": ("请填写备注。", "Please write a note."),
+    "amount_positive": ("充值金额须大于 0。", "A top-up must be more than 0."),
+    "topped_up": ("已为 {name} 充值 {amount} 元。", "{amount} 元 added to {name}."),
+    "prices_title": ("价格", "Prices"),
+    "set_price": ("设置价格", "Set a price"),
+    "price_unit": ("元 / 百万 tokens", "元 per million tokens"),
+    "price_saved": ("{provider}/{model} 的价格已保存。", "The price of {provider}/{model} is saved."),
+    "invalid_model": ("模型名须为 1–100 个字母、数字或 . _ - / : 字符。",
+                      "A model name is 1–100 letters, digits or . _ - / :."),
+    "unknown_provider": ("未知的提供方。", "Unknown provider."),
+    "back_to_accounts": ("← 所有账户", "← All accounts"),
+    "read_only_keys": ("只读视图：密钥只能由其所有者管理。", "Read-only: only their owner manages these keys."),
+
+    # error pages
+    "error_400": ("请求无效：表单可能已过期，请刷新页面后重试。",
+                  "Bad request: the form may have expired; reload the page and try again."),
+    "error_403": ("你没有权限访问此页面。", "You may not open this page."),
+    "error_404": ("找不到这个页面。", "There is no such page."),
+    "error_500": ("网关出了故障，请稍后再试。", "The gateway failed; please try again later."),
+    "error_other": ("出了点问题。", "Something went wrong."),
+}
+
+TEXT = {lang: {name: pair[i] for name, pair in STRINGS.items()} for i, lang in enumerate(LANGUAGES)}
+
+
+def choose(asked, remembered, accept_languages):
+    """The page language: the one asked for, else the remembered one, else the browser's, else zh."""
+    for lang in (asked, remembered):
+        if lang in LANGUAGES:
+            return lang
+    return accept_languages.best_match(LANGUAGES, default=LANGUAGES[0])
+
+
+def language():
+    if "lang" not in g:
+        g.lang = choose(request.args.get("lang"), request.cookies.get("lang"),
+                        request.accept_languages)
+    return g.lang
+
+
+def t(name, /, **values):
+    """The text `name` in the request's language, with `values` filled in."""
+    text = TEXT[language()][name]
+    return text.format(**values) if values else text

@@ -15,38 +15,38 @@ USAGE = {"prompt_tokens": 12, "completion_tokens": 50, "total_tokens": 62,
          "prompt_cache_hit_tokens": 0, "prompt_cache_miss_tokens": 12}
 
 
+def compact(value):
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
 @functools.lru_cache(maxsize=64)
 def completion(model):
-    return json.dumps({
-        "id": "fake-1", "object": "chat.completion", "created": int(time.time()), "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello from the fake."},
-                     "logprobs": None, "finish_reason": "stop"}],
-        "usage": USAGE}, separators=(",", ":")).encode()
+    message = {"role": "assistant", "content": "Hello from the fake."}
+    return compact({"id": "fake-1", "object": "chat.completion", "created": int(time.time()),
+                    "model": model, "usage": USAGE,
+                    "choices": [{"index": 0, "message": message, "logprobs": None,
+                                 "finish_reason": "stop"}]})
 
 
 @functools.lru_cache(maxsize=64)
 def chunk_events(model, count):
-    """The SSE events of a stream, each framed as one HTTP chunk; the last is the terminator."""
+    """DeepSeek-style: `"usage":null` on every chunk but the last, which has finish_reason and
+    usage; then `[DONE]`. Each event framed as one HTTP chunk; the last item ends the body."""
     def chunk(delta, finish=None, usage=None):
         return {"id": "fake-1", "object": "chat.completion.chunk", "created": int(time.time()),
-                "model": model, "system_fingerprint": "fp_fake",
-                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-                "usage": usage}
+                "model": model, "system_fingerprint": "fp_fake", "usage": usage,
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
     usage = {**USAGE, "completion_tokens": count, "total_tokens": USAGE["prompt_tokens"] + count}
     chunks = [chunk({"role": "assistant", "content": ""})]
     chunks += [chunk({"content": f"tok{i} "}) for i in range(1, count - 1)]
     chunks.append(chunk({"content": ""}, "stop", usage))
-    events = [b"data: " + json.dumps(c, separators=(",", ":")).encode() + b"\n\n" for c in chunks] + [b"data: [DONE]\n\n"]
+    events = [b"data: " + compact(c) + b"\n\n" for c in chunks] + [b"data: [DONE]\n\n"]
     return [b"%x\r\n%s\r\n" % (len(e), e) for e in events] + [b"0\r\n\r\n"]
-
-
-def head(status, content_type, extra=b""):
-    return (b"HTTP/1.1 %s\r\nContent-Type: %s\r\n%s" % (status, content_type, extra))
 
 
 class Upstream(asyncio.Protocol):
     def connection_made(self, transport):
-        self.transport, self.buffer, self.busy = transport, b"", False
+        self.transport, self.buffer, self.busy, self.keep_alive = transport, b"", False, True
 
     def data_received(self, data):
         self.buffer += data
@@ -54,17 +54,17 @@ class Upstream(asyncio.Protocol):
             self.serve_buffered()
 
     def serve_buffered(self):
+        """Answer each complete request in the buffer, one at a time (a stream may be running)."""
         while not self.busy:
             end = self.buffer.find(b"\r\n\r\n")
             if end < 0:
                 return
             request_line, *header_lines = self.buffer[:end].decode("latin-1").split("\r\n")
             headers = dict(line.lower().split(":", 1) for line in header_lines if ":" in line)
-            length = int(headers.get("content-length", 0))
-            if len(self.buffer) < end + 4 + length:
+            body_end = end + 4 + int(headers.get("content-length", 0))
+            if len(self.buffer) < body_end:
                 return
-            body = self.buffer[end + 4:end + 4 + length]
-            self.buffer = self.buffer[end + 4 + length:]
+            body, self.buffer = self.buffer[end + 4:body_end], self.buffer[body_end:]
             self.keep_alive = headers.get("connection", "").strip() != "close"
             self.answer(request_line.split(" "), headers, body)
 
@@ -80,8 +80,8 @@ class Upstream(asyncio.Protocol):
             return self.send(b"200 OK", b"application/json", completion(model))
         fake = request.get("fake") or json.loads(headers.get("x-fake") or "{}")
         events = chunk_events(model, max(2, int(fake.get("chunks", 50))))
-        self.transport.write(head(b"200 OK", b"text/event-stream",
-                                  b"Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n"))
+        self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                             b"Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n")
         interval = float(fake.get("interval", 0))
         if interval <= 0:
             self.transport.writelines(events)
@@ -101,7 +101,8 @@ class Upstream(asyncio.Protocol):
         self.serve_buffered()
 
     def send(self, status, content_type, body):
-        self.transport.write(head(status, content_type, b"Content-Length: %d\r\n\r\n%s" % (len(body), body)))
+        self.transport.write(b"HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s"
+                             % (status, content_type, len(body), body))
         self.done()
 
     def done(self):
@@ -110,7 +111,8 @@ class Upstream(asyncio.Protocol):
 
 
 async def main(port):
-    server = await asyncio.get_running_loop().create_server(Upstream, "127.0.0.1", port, backlog=2048)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(Upstream, "127.0.0.1", port, backlog=2048)
     async with server:
         await server.serve_forever()
 

@@ -41,6 +41,19 @@ def cpu_ms(root):
     return total * TICK_MS
 
 
+def machine_busy_ms():
+    """User + nice + system time of all CPUs since boot, in ms (interrupt time not included)."""
+    with open("/proc/stat") as f:
+        user, nice, system = map(int, f.readline().split()[1:4])
+    return (user + nice + system) * TICK_MS
+
+
+def own_cpu_ms():
+    """This process's CPU time, with that of its children it has waited for, in ms."""
+    times = os.times()
+    return (times.user + times.system + times.children_user + times.children_system) * 1000
+
+
 def rss_mb(root):
     """Sum of VmRSS over the tree, in MB."""
     total_kb = 0

@@ -84,8 +84,11 @@ def start_gateway(port, upstream, logs):
            "DEEPSEEK_BASE_URL": f"{upstream}/v1", "DEEPSEEK_API_KEY": "sk-upstream-test"}
 
     def flask(*args):
-        return subprocess.run([sys.executable, "-m", "flask", "--app", "gateway", *args], cwd=REPO,
-                              env=env, check=True, capture_output=True, text=True).stdout
+        done = subprocess.run([sys.executable, "-m", "flask", "--app", "gateway", *args], cwd=REPO,
+                              env=env, capture_output=True, text=True)
+        if done.returncode:
+            sys.exit(f"flask {' '.join(args)} failed:\n{done.stderr[-2000:]}")
+        return done.stdout
 
     flask("accounts", "create", "bench", "--balance", "100000000")
     key = flask("keys", "create", "bench").strip().splitlines()[-1]
@@ -182,42 +185,59 @@ def percentile(values, q):
     return values[min(len(values) - 1, int(q / 100 * len(values)))] * 1000 if values else None
 
 
-def measure(target, d, logs, profile=False):
-    root = target.process.pid
-    say = lambda phase: print(f"  {target.name}: {phase}", file=sys.stderr, flush=True)  # noqa: E731
-    say("warm-up")
+def measure(target, upstream, d, logs, profile=False):
+    """Every row of the table for one target, and how busy other processes kept the machine."""
+    pids = {target.process.pid, upstream.pid}
+    before = cpu_snapshot(pids)
+    rows = {**measure_requests(target, d, logs, profile), **measure_streams(target, d)}
+    wall, busy, ours = (b - a for a, b in zip(before, cpu_snapshot(pids)))
+    return {**rows, "others": (busy - ours) / wall}
+
+
+def cpu_snapshot(pids):
+    """(wall ms, CPU ms of the whole machine, CPU ms of the trees of `pids` and of this bench)."""
+    return (time.monotonic() * 1000, procs.machine_busy_ms(),
+            procs.own_cpu_ms() + sum(procs.cpu_ms(pid) for pid in pids))
+
+
+def say(target, phase):
+    print(f"  {target.name}: {phase}", file=sys.stderr, flush=True)
+
+
+def measure_requests(target, d, logs, profile):
+    say(target, "warm-up")
     wrk(target, 8, d.warmup)
-    say("latency, c=1")
+    say(target, "latency, c=1")
     latency = wrk(target, 1, d.latency)
-    say("throughput, c=64")
+    say(target, "throughput, c=64")
     spies = start_profilers(target, d.c64, logs) if profile else []
-    cpu_before = procs.cpu_ms(root)
+    cpu_before = procs.cpu_ms(target.process.pid)
     load = wrk(target, 64, d.c64)
-    cpu = procs.cpu_ms(root) - cpu_before
+    cpu = procs.cpu_ms(target.process.pid) - cpu_before
     for spy in spies:
         spy.wait(timeout=d.c64 + 30)
     ok = load["requests"] - load["non2xx"]
-    say("stream TTFB, c=1")
+    return {"lat_p50": latency["p50_us"] / 1000, "lat_p99": latency["p99_us"] / 1000,
+            "rps": ok / (load["duration_us"] / 1e6), "c64_failed": load["non2xx"] + load["errors"],
+            "cpu_per_req": cpu / ok if ok else None}
+
+
+def measure_streams(target, d):
+    say(target, "stream TTFB, c=1")
     ttfb = stream(target, 1, FAST, d.ttfb)
-    say("relay, c=32")
+    say(target, "relay, c=32")
     relay = stream(target, 32, FAST, d.relay)
-    say("slow streams, c=500")
-    sampler = PeakRss(root)
+    say(target, "slow streams, c=500")
+    sampler = PeakRss(target.process.pid)
     sampler.start()
     slow = stream(target, 500, SLOW, d.slow)
     sampler.done.set()
     sampler.join()
-    return {
-        "lat_p50": latency["p50_us"] / 1000, "lat_p99": latency["p99_us"] / 1000,
-        "rps": ok / (load["duration_us"] / 1e6),
-        "c64_failed": load["non2xx"] + load["errors"],
-        "cpu_per_req": cpu / ok if ok else None,
-        "ttfb_p50": percentile(ttfb.ttfbs, 50),
-        "relay_sps": relay.streams_per_s, "relay_cps": relay.events_per_s,
-        "relay_failed": relay.failed,
-        "slow_sps": slow.streams_per_s, "slow_done": f"{slow.completed} / {slow.failed}",
-        "slow_ttfb_p99": percentile(slow.ttfbs, 99), "slow_rss": sampler.peak,
-    }
+    return {"ttfb_p50": percentile(ttfb.ttfbs, 50),
+            "relay_sps": relay.streams_per_s, "relay_cps": relay.events_per_s,
+            "relay_failed": relay.failed + relay.cut,
+            "slow_sps": slow.streams_per_s, "slow_done": f"{slow.completed} / {slow.failed} / {slow.cut}",
+            "slow_ttfb_p99": percentile(slow.ttfbs, 99), "slow_rss": sampler.peak}
 
 
 # --- profiling (optional) -------------------------------------------------------------------
@@ -255,19 +275,20 @@ ROWS = [  # label, key, how targets compare with direct
     ("stream TTFB added p50, c=1 (ms)", "ttfb_p50", "added"),
     ("relay streams/s, 50 chunks, c=32", "relay_sps", "ratio"),
     ("relay chunks/s, c=32", "relay_cps", "ratio"),
-    ("relay failed streams, c=32", "relay_failed", None),
+    ("relay failed or unfinished streams, c=32", "relay_failed", None),
     ("slow streams/s, 50 chunks 20 ms apart, c=500", "slow_sps", "ratio"),
-    ("slow streams completed / failed", "slow_done", None),
+    ("slow streams completed / failed / unfinished at the end", "slow_done", None),
     ("slow TTFB p99 (ms)", "slow_ttfb_p99", None),
     ("peak RSS, c=500 slow (MB)", "slow_rss", None),
+    ("CPU used by other processes meanwhile (cores; should be ~0)", "others", None),
 ]
 
 
 def number(value):
     if value is None:
         return "n/a"
-    if isinstance(value, str):
-        return value
+    if isinstance(value, (str, int)):
+        return str(value)
     return f"{value:.0f}" if abs(value) >= 100 else f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
 
 
@@ -276,7 +297,10 @@ def cell(value, direct, how):
         return number(value)
     if how == "added":
         return "+" + number(value - direct) if value >= direct else number(value - direct)
-    return f"{number(value)} ({value / direct:.2g}×)" if direct else number(value)
+    if not direct:
+        return number(value)
+    ratio = value / direct
+    return f"{number(value)} ({ratio:.0f}×)" if ratio >= 10 else f"{number(value)} ({ratio:.2g}×)"
 
 
 def render(results, d):
@@ -324,12 +348,12 @@ def main():
     try:
         direct = Target("direct", fake, f"{upstream}/v1/chat/completions", {}, upstream + "/")
         wait_ready(direct)
-        results = {"direct": measure(direct, durations, logs)}
+        results = {"direct": measure(direct, fake, durations, logs)}
         for name in args.targets:
             target = STARTERS[name](free_port(), upstream, logs)
             running.append(target.process)
             wait_ready(target)
-            results[name] = measure(target, durations, logs, args.profile)
+            results[name] = measure(target, fake, durations, logs, args.profile)
             procs.stop(target.process)
             running.remove(target.process)
     finally:

@@ -188,7 +188,7 @@ def route(chat):
     if name not in PROVIDERS:
         raise bad_request(f"Unknown provider '{name}'. Known providers: {', '.join(PROVIDERS)}.",
                           code="unknown_provider")
-    price = Price.get_or_none(Price.provider == name, Price.model == model)
+    price = Price.of(name, model)
     if price is None:
         raise bad_request(f"The model '{model}' is not available from provider '{name}'.",
                           "model", code="model_not_found")

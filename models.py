@@ -101,10 +101,12 @@ class ApiKey(BaseModel):
 
     @classmethod
     def lookup(cls, token):
-        """The usable key for a token, with its account, or None."""
-        key = (cls.select(cls, Account).join(Account)
-               .where(cls.digest == cls.digest_of(token)).first())
-        return key if key and key.state == "active" else None
+        """The usable key for a token, or None."""
+        row = LOOKUP_KEY.run(cls.digest_of(token)).fetchone()
+        if row is None:
+            return None
+        key = cls(**dict(zip(LOOKUP_KEY.columns, row)))
+        return key if key.state == "active" else None
 
     @property
     def state(self):
@@ -120,7 +122,7 @@ class ApiKey(BaseModel):
 
 
 class Price(BaseModel):
-    """Per (provider, model), in micro-yuan per million tokens, which is 元 per token-unit of 1e-6."""
+    """Per (provider, model), in micro-yuan per million tokens."""
     provider = CharField()
     model = CharField()
     input = BigIntegerField()
@@ -130,6 +132,11 @@ class Price(BaseModel):
 
     class Meta:
         indexes = ((("provider", "model"), True),)
+
+    @classmethod
+    def of(cls, provider, model):
+        row = PRICE_OF.run(provider, model).fetchone()
+        return cls(provider=provider, model=model, **dict(zip(PRICE_OF.columns, row))) if row else None
 
 
 class RequestLog(BaseModel):
@@ -211,35 +218,67 @@ def topup(account, amount, note=""):
         LedgerEntry.create(account=account, amount=amount, kind="topup", note=note)
 
 
+class Statement:
+    """A fixed SQL statement, written with `?` and run in the driver's own parameter style. The
+    request path runs these instead of building the same peewee queries on every request."""
+
+    def __init__(self, sql, columns=()):
+        self.sql, self.columns = sql, columns
+
+    @classmethod
+    def select(cls, table, columns, where):
+        return cls(f"SELECT {', '.join(columns)} FROM {table} WHERE {where}", columns)
+
+    def run(self, *params):
+        return db.execute_sql(self.sql.replace("?", db.param) if db.param != "?" else self.sql, params)
+
+
+LOOKUP_KEY = Statement.select("apikey", ("id", "account_id", "prefix", "label", "rpm", "tpm",
+                                         "concurrency", "expires", "revoked", "created", "last_used"),
+                              "digest = ?")
+PRICE_OF = Statement.select("price", ("input", "cached_input", "output", "max_output"),
+                            "provider = ? AND model = ?")
+RESERVE = Statement("UPDATE account SET balance = balance - ?, held = held + ? "
+                    "WHERE id = ? AND balance >= ?")
+OPEN_REQUEST = Statement(
+    "INSERT INTO requestlog (request_id, account_id, key_id, provider, model, stream, state, hold, "
+    "cost, prompt_tokens, cached_tokens, completion_tokens, usage_estimated, created) "
+    "VALUES (?, ?, ?, ?, ?, ?, 'held', ?, 0, 0, 0, 0, ?, ?) RETURNING id")
+TOUCH_KEY = Statement("UPDATE apikey SET last_used = ? WHERE id = ?")
+CLOSE_REQUEST = Statement(
+    "UPDATE requestlog SET state = ?, cost = ?, status = ?, finished = ?, usage_estimated = ?, "
+    "prompt_tokens = ?, cached_tokens = ?, completion_tokens = ? WHERE id = ? AND state = 'held'")
+UNHOLD = Statement("UPDATE account SET balance = balance + ?, held = held - ? WHERE id = ?")
+RECORD_CHARGE = Statement("INSERT INTO ledgerentry (account_id, amount, kind, request_id, note, created) "
+                          "VALUES (?, ?, 'charge', ?, '', ?)")
+LAST_USED_PRECISION = 60.0  # seconds: `last_used` is for people, not worth a write per request
+
+
 def hold(key, amount, request_id, provider, model, stream):
     """Reserve `amount` from the key's account; the new RequestLog, or None if the balance is short."""
+    moment = now()
     with db.atomic():
-        reserved = (Account.update(balance=Account.balance - amount, held=Account.held + amount)
-                    .where((Account.id == key.account_id) & (Account.balance >= amount))
-                    .execute())
-        if not reserved:
+        if not RESERVE.run(amount, amount, key.account_id, amount).rowcount:
             return None
-        return RequestLog.create(request_id=request_id, account=key.account_id, key=key.id,
-                                 provider=provider, model=model, stream=stream, hold=amount)
+        row_id = OPEN_REQUEST.run(request_id, key.account_id, key.id, provider, model, stream,
+                                  amount, False, moment).fetchone()[0]
+        if key.last_used is None or key.last_used < moment - LAST_USED_PRECISION:
+            TOUCH_KEY.run(moment, key.id)
+    return RequestLog(id=row_id, request_id=request_id, account=key.account_id, key=key.id,
+                      provider=provider, model=model, stream=stream, hold=amount, created=moment)
 
 
 def settle(log, usage, cost, status, estimated=False, state="settled"):
     """Replace the hold with the charge, exactly once. The charge never exceeds the hold."""
     cost = max(0, min(cost, log.hold))
+    moment = now()
     with db.atomic():
-        closed = (RequestLog.update(
-            state=state, cost=cost, status=status, finished=now(), usage_estimated=estimated,
-            prompt_tokens=usage.prompt, cached_tokens=usage.cached,
-            completion_tokens=usage.completion)
-            .where((RequestLog.id == log.id) & (RequestLog.state == "held")).execute())
-        if not closed:
+        if not CLOSE_REQUEST.run(state, cost, status, moment, estimated, usage.prompt, usage.cached,
+                                 usage.completion, log.id).rowcount:
             return False
-        Account.update(balance=Account.balance + log.hold - cost, held=Account.held - log.hold
-                       ).where(Account.id == log.account_id).execute()
+        UNHOLD.run(log.hold - cost, log.hold, log.account_id)
         if cost:
-            LedgerEntry.create(account=log.account_id, amount=-cost, kind="charge", request=log.id)
-        if log.key_id:
-            ApiKey.update(last_used=now()).where(ApiKey.id == log.key_id).execute()
+            RECORD_CHARGE.run(log.account_id, -cost, log.id, moment)
     return True
 
 

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 from peewee import (
     BigIntegerField, BooleanField, CharField, DatabaseProxy, DoubleField, ForeignKeyField,
-    JOIN, IntegerField, IntegrityError, Model, TextField, fn,
+    JOIN, IntegerField, IntegrityError, Model, OperationalError, TextField, fn,
 )
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -26,7 +26,40 @@ KEY_PREFIX = "sk-qc-"
 KEY_DISPLAY_LENGTH = len(KEY_PREFIX) + 8
 
 
-def open_database(url, pool_size=8, busy_timeout_seconds=3):
+class CooperativeSqliteDatabase(PooledSqliteDatabase):
+    """SQLite that waits for the write lock with Python sleeps, which gevent turns into greenlet
+    switches. SQLite's own busy handler sleeps in C, freezing every greenlet of the worker, live
+    streams included (FIELD-NOTES §3), so its busy_timeout is 0 and the waiting happens here.
+
+    Only a transaction's BEGIN IMMEDIATE, or a statement outside any transaction, can meet the
+    lock; either has done nothing yet when refused, so trying again is safe."""
+
+    def __init__(self, *args, lock_wait_seconds, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lock_wait_seconds = lock_wait_seconds
+
+    def begin(self, lock_type=None):
+        return self._when_unlocked(super().begin, lock_type)
+
+    def execute_sql(self, sql, params=None):
+        if self.in_transaction():
+            return super().execute_sql(sql, params)
+        return self._when_unlocked(super().execute_sql, sql, params)
+
+    def _when_unlocked(self, call, *args):
+        deadline = time.monotonic() + self.lock_wait_seconds
+        pause = 0.0002
+        while True:
+            try:
+                return call(*args)
+            except OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.005)
+
+
+def open_database(url, pool_size=8, lock_wait_seconds=10):
     """A pooled peewee database for `sqlite:///path` or `postgresql://user@host:port/db`.
 
     A greenlet that finds the pool in use waits for a connection (up to 10 s): PostgreSQL allows
@@ -34,10 +67,11 @@ def open_database(url, pool_size=8, busy_timeout_seconds=3):
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         path = url[len("sqlite:///"):] or ":memory:"
-        return PooledSqliteDatabase(
+        return CooperativeSqliteDatabase(
             path, max_connections=64, stale_timeout=300, timeout=10, lock_type="IMMEDIATE",
+            lock_wait_seconds=lock_wait_seconds,
             pragmas={"journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1,
-                     "cache_size": -16000, "busy_timeout": int(busy_timeout_seconds * 1000)})
+                     "cache_size": -16000, "busy_timeout": 0})
     if parsed.scheme in ("postgres", "postgresql"):
         return PooledPostgresqlDatabase(
             parsed.path.lstrip("/"), user=parsed.username, password=parsed.password,

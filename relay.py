@@ -3,6 +3,7 @@
 `requests`' read timeout is the longest silence between bytes, not a total (FIELD-NOTES §4), so
 every call also has a total deadline, checked as bytes arrive.
 """
+import functools
 import inspect
 import json
 import queue
@@ -30,11 +31,20 @@ class Timeouts:
 
 
 def new_session():
+    """One pooled session for all upstream calls. It reads no environment per call (proxy
+    variables, .netrc): that costs more than the rest of a call; proxies come from `_proxies`."""
     session = requests.Session()
+    session.trust_env = False
     adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=512)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+@functools.cache
+def _proxies(base_url):
+    """The proxies the environment names for an upstream (HTTPS_PROXY, NO_PROXY…), read once."""
+    return requests.utils.get_environ_proxies(base_url)
 
 
 def open_upstream(session, upstream, body, stream, timeouts):
@@ -44,6 +54,7 @@ def open_upstream(session, upstream, body, stream, timeouts):
     headers["Accept-Encoding"] = "identity"
     try:
         response = session.post(url, data=payload, headers=headers, stream=True,
+                                proxies=_proxies(upstream.base_url),
                                 timeout=(timeouts.connect, timeouts.read))
     except requests.Timeout:
         raise _timeout(provider) from None
@@ -103,28 +114,24 @@ class Stream:
             self._response, upstream.provider, wants_usage, events, stop)).start()
         try:
             while True:
-                try:
-                    event = events.get(timeout=max(0.0, min(timeouts.keepalive,
-                                                            deadline - time.monotonic())))
-                except queue.Empty:
+                batch = _take_ready(events, min(timeouts.keepalive, deadline - time.monotonic()))
+                if not batch:
                     if time.monotonic() >= deadline:
-                        raise _timeout(upstream.provider) from None
+                        raise _timeout(upstream.provider)
                     yield KEEPALIVE
                     continue
-                if event is _END:
-                    raise ApiError(502, "upstream_error",
-                                   f"The upstream {upstream.provider.name} ended the stream early.")
-                if isinstance(event, ApiError):
-                    raise event
-                self.usage = event.usage or self.usage
-                if event.done:
+                out, content, done, failure = self._absorb(batch, upstream.provider)
+                if done:
+                    self.content_chunks += content
                     self.status = 200
                     self._finish()
-                if event.raw is not None:
-                    yield event.raw
-                    self.content_chunks += event.content
-                if event.done:
+                    yield out
                     return
+                if out:
+                    yield out
+                    self.content_chunks += content
+                if failure:
+                    raise failure
         except ApiError as error:
             self.status = error.status
             self._finish()
@@ -133,6 +140,39 @@ class Stream:
             stop.set()
             if self.status != 200:
                 _abort(self._response)
+
+    def _absorb(self, batch, provider):
+        """What a batch of events relays: its bytes, how many carry content, whether the stream is
+        done, and the ApiError it failed with."""
+        parts, content = [], 0
+        for event in batch:
+            if event is _END:
+                return b"".join(parts), content, False, ApiError(
+                    502, "upstream_error", f"The upstream {provider.name} ended the stream early.")
+            if isinstance(event, ApiError):
+                return b"".join(parts), content, False, event
+            self.usage = event.usage or self.usage
+            if event.raw is not None:
+                parts.append(event.raw)
+                content += event.content
+            if event.done:
+                return b"".join(parts), content, True, None
+        return b"".join(parts), content, False, None
+
+
+def _take_ready(events, timeout):
+    """The events ready now, waiting up to `timeout` for the first; [] if none came. Events that
+    arrived together leave in one write; none is held back to wait for another."""
+    try:
+        batch = [events.get(timeout=max(0.0, timeout))]
+    except queue.Empty:
+        return []
+    while len(batch) < 64:
+        try:
+            batch.append(events.get_nowait())
+        except queue.Empty:
+            break
+    return batch
 
 
 def _read_events(response, provider, wants_usage, events, stop):

@@ -31,10 +31,8 @@ class Timeouts:
 
 
 def new_session():
-    """One pooled session for all upstream calls. It reads no environment per call (proxy
-    variables, .netrc): that costs more than the rest of a call; proxies come from `_proxies`."""
+    """One pooled session for all upstream calls, which go straight to its adapter (`_send`)."""
     session = requests.Session()
-    session.trust_env = False
     adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=512)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -42,20 +40,34 @@ def new_session():
 
 
 @functools.cache
-def _proxies(base_url):
+def _proxies(url):
     """The proxies the environment names for an upstream (HTTPS_PROXY, NO_PROXY…), read once."""
-    return requests.utils.get_environ_proxies(base_url)
+    return requests.utils.get_environ_proxies(url)
+
+
+@functools.cache
+def _template(url):
+    """A POST to `url`, prepared once: preparing from scratch (URL parsing, merging the session's
+    settings) costs more than sending."""
+    template = requests.PreparedRequest()
+    template.prepare(method="POST", url=url, headers={"Accept-Encoding": "identity"})
+    return template
+
+
+def _send(session, url, headers, payload, timeouts):
+    prepared = _template(url).copy()
+    prepared.headers.update(headers)
+    prepared.headers["Content-Length"] = str(len(payload))
+    prepared.body = payload
+    return session.get_adapter(url).send(prepared, stream=True, proxies=_proxies(url),
+                                         timeout=(timeouts.connect, timeouts.read))
 
 
 def open_upstream(session, upstream, body, stream, timeouts):
     """Send the request; the live response once the upstream answered 2xx, else an ApiError."""
     provider = upstream.provider
-    url, headers, payload = provider.request(upstream, body, stream)
-    headers["Accept-Encoding"] = "identity"
     try:
-        response = session.post(url, data=payload, headers=headers, stream=True,
-                                proxies=_proxies(upstream.base_url),
-                                timeout=(timeouts.connect, timeouts.read))
+        response = _send(session, *provider.request(upstream, body, stream), timeouts)
     except requests.Timeout:
         raise _timeout(provider) from None
     except requests.RequestException:

@@ -183,7 +183,8 @@ class GatewayServer:
                        "DATABASE_URL": database, "DEEPSEEK_BASE_URL": upstream_url,
                        "DEEPSEEK_API_KEY": UPSTREAM_KEY, "UPSTREAM_READ_TIMEOUT": "3",
                        "UPSTREAM_DEADLINE": "20", "SSE_KEEPALIVE_SECONDS": "0.5",
-                       "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{self.port} --workers {workers}",
+                       "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{self.port} --workers {workers} "
+                                            "--access-logfile -",
                        **env}
         self.log_path = log_path
         self.log = open(log_path, "wb") if log_path else subprocess.DEVNULL

@@ -186,7 +186,8 @@ def test_the_sixth_concurrent_request_over_a_cap_of_5_is_429_and_no_slot_leaks(
         response.close()
 
 
-def test_a_minute_of_write_heavy_load_on_sqlite_has_no_5xx(gateways, bank, upstream, database):
+def test_a_minute_of_write_heavy_load_on_sqlite_has_no_5xx(gateways, bank, upstream, database,
+                                                          record_property):
     if not database.startswith("sqlite"):
         pytest.skip("the SQLite scenario; this run is on PostgreSQL")
     account = bank.account("1000")
@@ -203,6 +204,7 @@ def test_a_minute_of_write_heavy_load_on_sqlite_has_no_5xx(gateways, bank, upstr
 
     with ThreadPoolExecutor(24) as pool:
         statuses = [s for batch in pool.map(hammer, range(24)) for s in batch]
+    record_property("requests", len(statuses))
     assert len(statuses) > 1000
     assert [s for s in statuses if s >= 500] == []
     assert set(statuses) == {200}

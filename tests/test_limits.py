@@ -102,8 +102,9 @@ def test_tpm_refuses_once_the_tokens_of_the_window_reach_the_limit(send, bank, u
 def test_concurrency_limit_refuses_a_request_over_the_cap(limited, bank, upstream):
     token = bank.key(concurrency=1)
     client = limited.test_client()
-    running = client.post("/v1/chat/completions", json=chat(stream=True), headers=headers(token))
-    assert running.status_code == 200  # its body not yet read: the request is in flight
+    slow = chat(stream=True, fake={"chunks": 4, "interval": 0.3})
+    running = client.post("/v1/chat/completions", json=slow, headers=headers(token))
+    assert running.status_code == 200  # the upstream is still sending: the request is in flight
     refused = client.post("/v1/chat/completions", json=chat(), headers=headers(token))
     assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
     running.get_data()

@@ -16,13 +16,15 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 import billing
 import chat_request
 import cli
+import database
 import errors
 import limits
 import models
 import relay
 import web
 from errors import ApiError, bad_request
-from models import Account, ApiKey, Price, db
+from database import db
+from models import Account, ApiKey, Price
 from providers import PROVIDERS, upstreams_from_env
 
 log = logging.getLogger("qingcheng")
@@ -37,7 +39,7 @@ def create_app(config=None):
     app = Flask(__name__)
     app.config.from_mapping(config_from_env(os.environ))
     app.config.update(config or {})
-    db.initialize(models.open_database(app.config["DATABASE_URL"], app.config["DATABASE_POOL_SIZE"]))
+    db.initialize(database.open_database(app.config["DATABASE_URL"], app.config["DATABASE_POOL_SIZE"]))
     with db.connection_context():
         models.create_tables()
         bootstrap_admin()

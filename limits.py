@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from peewee import fn
 
 from errors import ApiError
-from models import ApiKey, RequestLog, db, is_postgres, now
+from database import db, is_postgres
+from models import ApiKey, RequestLog, now
 
 WINDOW = 60.0
 log = logging.getLogger("qingcheng")

@@ -8,80 +8,19 @@ import hashlib
 import secrets
 import time
 from decimal import Decimal, InvalidOperation
-from urllib.parse import urlparse
 
 from peewee import (
-    BigIntegerField, BooleanField, CharField, DatabaseProxy, DoubleField, ForeignKeyField,
-    JOIN, IntegerField, IntegrityError, Model, OperationalError, TextField, fn,
+    BigIntegerField, BooleanField, CharField, DoubleField, ForeignKeyField, JOIN, IntegerField,
+    IntegrityError, Model, TextField, fn,
 )
-from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from billing import Usage
-
-db = DatabaseProxy()
+from database import Statement, db, is_postgres
 
 MICRO = 1_000_000
 KEY_PREFIX = "sk-qc-"
 KEY_DISPLAY_LENGTH = len(KEY_PREFIX) + 8
-
-
-class CooperativeSqliteDatabase(PooledSqliteDatabase):
-    """SQLite that waits for the write lock with Python sleeps, which gevent turns into greenlet
-    switches. SQLite's own busy handler sleeps in C, freezing every greenlet of the worker, live
-    streams included (FIELD-NOTES §3), so its busy_timeout is 0 and the waiting happens here.
-
-    Only a transaction's BEGIN IMMEDIATE, or a statement outside any transaction, can meet the
-    lock; either has done nothing yet when refused, so trying again is safe."""
-
-    def __init__(self, *args, lock_wait_seconds, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.lock_wait_seconds = lock_wait_seconds
-
-    def begin(self, lock_type=None):
-        return self._when_unlocked(super().begin, lock_type)
-
-    def execute_sql(self, sql, params=None):
-        if self.in_transaction():
-            return super().execute_sql(sql, params)
-        return self._when_unlocked(super().execute_sql, sql, params)
-
-    def _when_unlocked(self, call, *args):
-        deadline = time.monotonic() + self.lock_wait_seconds
-        pause = 0.0002
-        while True:
-            try:
-                return call(*args)
-            except OperationalError as error:
-                if "locked" not in str(error) or time.monotonic() > deadline:
-                    raise
-            time.sleep(pause)
-            pause = min(pause * 2, 0.005)
-
-
-def open_database(url, pool_size=8, lock_wait_seconds=10):
-    """A pooled peewee database for `sqlite:///path` or `postgresql://user@host:port/db`.
-
-    A greenlet that finds the pool in use waits for a connection (up to 10 s): PostgreSQL allows
-    few connections (100 by default) for all workers of all machines together."""
-    parsed = urlparse(url)
-    if parsed.scheme == "sqlite":
-        path = url[len("sqlite:///"):] or ":memory:"
-        return CooperativeSqliteDatabase(
-            path, max_connections=64, stale_timeout=300, timeout=10, lock_type="IMMEDIATE",
-            lock_wait_seconds=lock_wait_seconds,
-            pragmas={"journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1,
-                     "cache_size": -16000, "busy_timeout": 0})
-    if parsed.scheme in ("postgres", "postgresql"):
-        return PooledPostgresqlDatabase(
-            parsed.path.lstrip("/"), user=parsed.username, password=parsed.password,
-            host=parsed.hostname, port=parsed.port or 5432, max_connections=pool_size, stale_timeout=300,
-            timeout=10)
-    raise ValueError(f"DATABASE_URL must start with sqlite:/// or postgresql://, not {parsed.scheme}:")
-
-
-def is_postgres():
-    return isinstance(db.obj, PooledPostgresqlDatabase)
 
 
 def now():
@@ -250,21 +189,6 @@ def topup(account, amount, note=""):
     with db.atomic():
         Account.update(balance=Account.balance + amount).where(Account.id == account.id).execute()
         LedgerEntry.create(account=account, amount=amount, kind="topup", note=note)
-
-
-class Statement:
-    """A fixed SQL statement, written with `?` and run in the driver's own parameter style. The
-    request path runs these instead of building the same peewee queries on every request."""
-
-    def __init__(self, sql, columns=()):
-        self.sql, self.columns = sql, columns
-
-    @classmethod
-    def select(cls, table, columns, where):
-        return cls(f"SELECT {', '.join(columns)} FROM {table} WHERE {where}", columns)
-
-    def run(self, *params):
-        return db.execute_sql(self.sql.replace("?", db.param) if db.param != "?" else self.sql, params)
 
 
 LOOKUP_KEY = Statement.select("apikey", ("id", "account_id", "prefix", "label", "rpm", "tpm",

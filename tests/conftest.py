@@ -20,7 +20,8 @@ sys.path.insert(0, str(ROOT))
 
 import gateway  # noqa: E402
 import models  # noqa: E402
-from models import Account, ApiKey, LedgerEntry, Price, RequestLog, db  # noqa: E402
+from database import db, open_database  # noqa: E402
+from models import Account, ApiKey, LedgerEntry, Price, RequestLog  # noqa: E402
 
 UPSTREAM_KEY = "sk-upstream-operator-secret"
 PRICE = dict(input=2_000_000, cached_input=500_000, output=8_000_000, max_output=1000)  # 元/M: 2, 0.5, 8
@@ -85,7 +86,7 @@ def database(tmp_path_factory):
 
 def empty_database(url):
     """Point the models at `url`, with its tables made and empty."""
-    db.initialize(models.open_database(url))
+    db.initialize(open_database(url))
     with db.connection_context():
         models.create_tables()
         for table in reversed(models.TABLES):

@@ -20,16 +20,17 @@ WAITER = """
 from gevent import monkey; monkey.patch_all()
 import sys, time, gevent
 sys.path.insert(0, sys.argv[2])
-import models
-models.db.initialize(models.open_database("sqlite:///" + sys.argv[1], lock_wait_seconds=float(sys.argv[3])))
+import database, models
+database.db.initialize(database.open_database("sqlite:///" + sys.argv[1],
+                                            lock_wait_seconds=float(sys.argv[3])))
 ticks = []
 ticker = gevent.spawn(lambda: [ticks.append(gevent.sleep(0.01)) for _ in range(1000)])
 started = time.monotonic()
 try:
-    with models.db.atomic():
+    with database.db.atomic():
         models.Setting.insert(name="probe", value="x").execute()
     outcome = "written"
-except models.OperationalError as error:
+except database.OperationalError as error:
     outcome = str(error)
 print(outcome, round(time.monotonic() - started, 2), len(ticks))
 """

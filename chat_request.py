@@ -15,11 +15,16 @@ class ChatRequest:
     stream: bool
     wants_usage: bool     # the caller asked for the usage chunk of a stream
     body_bytes: int
-    text_bytes: int       # UTF-8 bytes of the messages' text, for estimating abandoned streams
 
     @property
     def message_count(self):
         return len(self.body["messages"])
+
+    @property
+    def text_bytes(self):
+        """UTF-8 bytes of the messages' text; only an estimate of missing usage needs it."""
+        return sum(len(json.dumps(m["content"], ensure_ascii=False).encode())
+                   for m in self.body["messages"] if m.get("content"))
 
 
 def parse(raw):
@@ -31,7 +36,7 @@ def parse(raw):
     if not isinstance(body, dict):
         raise bad_request("The request body must be a JSON object.")
     _check_model(body.get("model"))
-    text_bytes = _check_messages(body.get("messages"))
+    _check_messages(body.get("messages"))
     _check_number(body, "temperature", 0, 2)
     _check_max_tokens(body.get("max_tokens"))
     stream = body.get("stream", False)
@@ -43,7 +48,7 @@ def parse(raw):
     body.setdefault("temperature", DEFAULT_TEMPERATURE)
     return ChatRequest(body=body, model=body["model"], stream=stream,
                        wants_usage=bool(options and options.get("include_usage") is True),
-                       body_bytes=len(raw), text_bytes=text_bytes)
+                       body_bytes=len(raw))
 
 
 def _check_model(model):
@@ -60,7 +65,6 @@ def _check_messages(messages):
         raise bad_request("'messages' must be a non-empty array.", "messages")
     if len(messages) > MAX_MESSAGES:
         raise bad_request(f"'messages' may hold at most {MAX_MESSAGES} messages.", "messages")
-    text_bytes = 0
     for index, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise bad_request(f"messages[{index}] must be an object with a string 'role'.",
@@ -69,8 +73,6 @@ def _check_messages(messages):
         if content is not None and not isinstance(content, (str, list)):
             raise bad_request(f"messages[{index}].content must be a string or an array.",
                               "messages")
-        text_bytes += len(json.dumps(content, ensure_ascii=False).encode()) if content else 0
-    return text_bytes
 
 
 def _check_number(body, name, low, high):

@@ -164,7 +164,6 @@ def authenticate():
     key = ApiKey.lookup(token)
     if key is None:
         raise INVALID_KEY
-    g.key = key
     return key
 
 

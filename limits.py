@@ -224,9 +224,9 @@ class RedisLimiter:
     def _forget(self, key, ticket):
         """Undo an admission whose request was refused after all (e.g. 403)."""
         if ticket.member:
+            rpm, _, in_flight = _names(key)
             try:
-                self.client.pipeline().zrem(_names(key)[0], ticket.member).zrem(
-                    _names(key)[2], ticket.member).execute()
+                self.client.pipeline().zrem(rpm, ticket.member).zrem(in_flight, ticket.member).execute()
             except self.errors:
                 pass  # the entries expire on their own
 

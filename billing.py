@@ -1,48 +1,13 @@
-"""What a request may cost before it runs, and what it costs after (SPEC §3)."""
+"""What a request may cost before it runs, and what it costs after (docs/money.md)."""
+import json
 import math
-from dataclasses import dataclass
+
+from providers.base import Usage
 
 # Chat templates add a few tokens per message (role markers, separators) beyond its text.
 TOKENS_PER_MESSAGE = 8
 TOKENS_PER_REQUEST = 16
-# The largest token count an upstream may report for one request; beyond it usage is not believed.
-TOKEN_SANITY_LIMIT = 10_000_000
-
-
-@dataclass(frozen=True)
-class Usage:
-    prompt: int = 0
-    cached: int = 0
-    completion: int = 0
-
-    @property
-    def total(self):
-        return self.prompt + self.completion
-
-    @classmethod
-    def from_upstream(cls, usage):
-        """Usage from an OpenAI-style `usage` object, or None when it is missing or not believable.
-
-        Cached prompt tokens come as DeepSeek's `prompt_cache_hit_tokens` or OpenAI's
-        `prompt_tokens_details.cached_tokens` (also Moonshot's top-level `cached_tokens`).
-        """
-        if not isinstance(usage, dict):
-            return None
-        prompt = _count(usage.get("prompt_tokens"))
-        completion = _count(usage.get("completion_tokens"))
-        if prompt is None or completion is None:
-            return None
-        details = usage.get("prompt_tokens_details")
-        cached = (_count(usage.get("prompt_cache_hit_tokens"))
-                  or _count(details.get("cached_tokens") if isinstance(details, dict) else None)
-                  or _count(usage.get("cached_tokens")) or 0)
-        return cls(prompt=prompt, cached=min(cached, prompt), completion=completion)
-
-
-def _count(value):
-    if isinstance(value, bool) or not isinstance(value, int):
-        return None
-    return value if 0 <= value <= TOKEN_SANITY_LIMIT else None
+BYTES_PER_ESTIMATED_TOKEN = 3
 
 
 def prompt_token_bound(body_bytes, message_count):
@@ -56,17 +21,29 @@ def max_cost(price, prompt_tokens, max_tokens):
 
 
 def charge(price, usage):
-    miss = usage.prompt - usage.cached
-    return math.ceil((miss * price.input + usage.cached * price.cached_input
-                      + usage.completion * price.output) / 1_000_000)
+    return math.ceil((usage.miss * price.input + usage.cached * price.cached_input
+                      + usage.cache_write * price.input + usage.completion * price.output)
+                     / 1_000_000)
 
 
-def estimate_usage(prompt_text_bytes, message_count, content_chunks):
-    """Usage of a stream that ended before the upstream reported it.
+def estimate_usage(prompt_text_bytes, message_count, completion_tokens):
+    """Usage of an answer whose upstream reported none: the prompt is a third of the UTF-8 bytes
+    of the messages' text (about one token per CJK character, a little above the usual four
+    characters per token of English) plus the per-message allowance; `completion_tokens` is
+    counted by whoever relayed the answer (`text_tokens`, or one per streamed content chunk)."""
+    return Usage(prompt=text_tokens(prompt_text_bytes) + TOKENS_PER_MESSAGE * message_count,
+                 completion=completion_tokens)
 
-    Prompt: a third of the UTF-8 bytes of the messages' text (about one token per CJK character,
-    a little above the usual four characters per token of English) plus the per-message allowance.
-    Completion: one token per relayed content chunk, which is how OpenAI-style upstreams stream.
-    """
-    prompt = math.ceil(prompt_text_bytes / 3) + TOKENS_PER_MESSAGE * message_count
-    return Usage(prompt=prompt, cached=0, completion=content_chunks)
+
+def text_tokens(utf8_bytes):
+    return math.ceil(utf8_bytes / BYTES_PER_ESTIMATED_TOKEN)
+
+
+def answer_text_bytes(answer):
+    """UTF-8 bytes of the generated text of an OpenAI `chat.completion`; 0 if there is none."""
+    try:
+        choices = json.loads(answer).get("choices") or []
+        return sum(len(((choice.get("message") or {}).get("content") or "").encode())
+                   for choice in choices)
+    except (ValueError, AttributeError, TypeError):
+        return 0

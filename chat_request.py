@@ -1,4 +1,5 @@
-"""The body of POST /v1/chat/completions: parsed, checked, with the gateway's defaults applied."""
+"""The body of POST /v1/chat/completions: parsed, checked, with the gateway's defaults applied.
+As in OpenAI's API, `null` for an optional field means it was not sent."""
 import json
 from dataclasses import dataclass
 
@@ -11,10 +12,13 @@ MAX_MESSAGES = 2048
 @dataclass
 class ChatRequest:
     body: dict            # what goes upstream; every field the caller sent, plus defaults
-    model: str
     stream: bool
     wants_usage: bool     # the caller asked for the usage chunk of a stream
     body_bytes: int
+
+    @property
+    def model(self):
+        return self.body["model"]
 
     @property
     def message_count(self):
@@ -26,15 +30,18 @@ class ChatRequest:
         return sum(len(json.dumps(m["content"], ensure_ascii=False).encode())
                    for m in self.body["messages"] if m.get("content"))
 
+    def aim(self, model, max_output):
+        """Address the body to the upstream's `model`, whose answers may run to `max_output`
+        tokens: the caller's `max_tokens` if it sent one within that, else `max_output`."""
+        self.body["model"] = model
+        max_tokens = self.body.setdefault("max_tokens", max_output)
+        if max_tokens > max_output:
+            raise bad_request(f"'max_tokens' may be at most {max_output} for {model}.", "max_tokens")
+
 
 def parse(raw):
     """A ChatRequest from the raw body bytes, or a 400 ApiError naming what is wrong."""
-    try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise bad_request("The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise bad_request("The request body must be a JSON object.")
+    body = _json_object(raw)
     _check_model(body.get("model"))
     _check_messages(body.get("messages"))
     _check_number(body, "temperature", 0, 2)
@@ -46,9 +53,23 @@ def parse(raw):
     if options is not None and not isinstance(options, dict):
         raise bad_request("'stream_options' must be an object.", "stream_options")
     body.setdefault("temperature", DEFAULT_TEMPERATURE)
-    return ChatRequest(body=body, model=body["model"], stream=stream,
+    return ChatRequest(body=body, stream=stream,
                        wants_usage=bool(options and options.get("include_usage") is True),
                        body_bytes=len(raw))
+
+
+def _json_object(raw):
+    """The body as a dict without its null fields; text that UTF-8 cannot carry (a lone
+    surrogate escape) or nesting too deep to parse is refused like any invalid JSON."""
+    try:
+        body = json.loads(raw)
+        if isinstance(body, dict) and b"\\u" in raw:
+            json.dumps(body, ensure_ascii=False).encode()
+    except (UnicodeError, json.JSONDecodeError, RecursionError):
+        raise bad_request("The request body is not valid JSON in UTF-8.") from None
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.")
+    return {name: value for name, value in body.items() if value is not None}
 
 
 def _check_model(model):

@@ -1,13 +1,14 @@
-"""The operator's command line (SPEC §5): `flask --app gateway <group> <command>`."""
+"""The operator's command line (README "Command line"): `flask --app gateway <group> <command>`."""
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import timezone
 
 import click
 from flask.cli import AppGroup
 
-import models
-from models import Account, ApiKey
+import money
+import validation
+from models import Account, ApiKey, IntegrityError, Price, create_tables
 from providers import PROVIDERS
 
 accounts = AppGroup("accounts", help="Accounts and their balances.")
@@ -21,7 +22,7 @@ class Yuan(click.ParamType):
 
     def convert(self, value, param, ctx):
         try:
-            micro = models.parse_yuan(value)
+            micro = money.parse_yuan(value)
         except ValueError as error:
             self.fail(str(error), param, ctx)
         if micro < 0:
@@ -41,7 +42,7 @@ def register(app):
 @click.command("init-db")
 def init_db():
     """Create or upgrade the tables."""
-    models.create_tables()
+    create_tables()
     click.echo("database ready")
 
 
@@ -54,10 +55,10 @@ def create_account(name, balance, admin, password_stdin):
     """Create an account."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     try:
-        models.create_account(name, balance=balance, is_admin=admin, password=password)
-    except models.IntegrityError:
+        money.create_account(name, balance=balance, is_admin=admin, password=password)
+    except IntegrityError:
         raise click.ClickException(f"an account named {name!r} exists already")
-    click.echo(f"account {name} created with {models.yuan(balance)} 元")
+    click.echo(f"account {name} created with {money.yuan(balance)} 元")
 
 
 @accounts.command("topup")
@@ -66,8 +67,8 @@ def create_account(name, balance, admin, password_stdin):
 @click.option("--note", default="", help="Kept on the ledger row.")
 def topup(name, amount, note):
     """Add AMOUNT 元 to an account's balance."""
-    models.topup(_account(name), amount, note)
-    click.echo(f"{models.yuan(amount)} 元 added to {name}")
+    money.topup(_account(name), amount, note)
+    click.echo(f"{money.yuan(amount)} 元 added to {name}")
 
 
 @accounts.command("show")
@@ -77,9 +78,9 @@ def show_account(name):
     account = _account(name)
     click.echo(json.dumps({
         "name": account.name, "admin": account.is_admin,
-        "balance": models.yuan(account.balance), "held": models.yuan(account.held),
+        "balance": money.yuan(account.balance), "held": money.yuan(account.held),
         "keys": [{"prefix": k.prefix, "label": k.label, "state": k.state, "rpm": k.rpm,
-                  "tpm": k.tpm, "concurrency": k.concurrency, "expires": _date(k.expires)}
+                  "tpm": k.tpm, "concurrency": k.concurrency, "expires": validation.utc(k.expires) or None}
                  for k in account.keys.order_by(ApiKey.id)],
     }, ensure_ascii=False, indent=2))
 
@@ -109,7 +110,7 @@ def revoke_key(prefix):
         raise click.ClickException(f"no key has the prefix {prefix!r}")
     if len(matches) > 1 or not prefix:
         raise click.ClickException(f"the prefix {prefix!r} is ambiguous; give more of it")
-    ApiKey.update(revoked=True).where(ApiKey.id == matches[0].id).execute()
+    ApiKey.revoke(matches[0].id)
     click.echo(f"key {matches[0].prefix} revoked")
 
 
@@ -125,7 +126,7 @@ def set_price(provider, model, input_, cached_input, output, max_output):
     """Set a model's price in 元 per million tokens."""
     if provider not in PROVIDERS:
         raise click.ClickException(f"unknown provider {provider!r}; known: {', '.join(PROVIDERS)}")
-    models.set_price(provider, model, input=input_, cached_input=cached_input, output=output,
+    Price.set(provider, model, input=input_, cached_input=cached_input, output=output,
                      max_output=max_output)
     click.echo(f"price of {provider}/{model} set")
 
@@ -133,7 +134,7 @@ def set_price(provider, model, input_, cached_input, output, max_output):
 @ledger.command("check")
 def check_ledger():
     """Verify that balance + held equals the ledger for every account."""
-    mismatches = models.ledger_mismatches()
+    mismatches = money.ledger_mismatches()
     for problem in mismatches:
         click.echo(f"MISMATCH {problem}")
     if mismatches:
@@ -146,7 +147,3 @@ def _account(name):
     if account is None:
         raise click.ClickException(f"no account named {name!r}")
     return account
-
-
-def _date(timestamp):
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat() if timestamp else None

@@ -12,7 +12,7 @@ db = DatabaseProxy()
 class CooperativeSqliteDatabase(PooledSqliteDatabase):
     """SQLite that waits for the write lock with Python sleeps, which gevent turns into greenlet
     switches. SQLite's own busy handler sleeps in C, freezing every greenlet of the worker, live
-    streams included (FIELD-NOTES §3), so its busy_timeout is 0 and the waiting happens here.
+    streams included (docs/storage.md), so its busy_timeout is 0 and the waiting happens here.
 
     Only a transaction's BEGIN IMMEDIATE, or a statement outside any transaction, can meet the
     lock; either has done nothing yet when refused, so trying again is safe."""

@@ -1,4 +1,5 @@
-"""Every error of the API as the OpenAI envelope {"error": {"message", "type", "param", "code"}}."""
+"""Every error of the API as OpenAI's envelope {"error": {"message", "type", "param", "code"}},
+and the one registry of the codes the gateway itself answers with (the docs page lists it)."""
 import logging
 
 from flask import jsonify, request
@@ -6,8 +7,23 @@ from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("qingcheng")
 
+# (status, code, what the docs page says of it: a text of web/i18n.py), in the docs' order.
+CODES = (
+    (400, "invalid_request", "e_400"), (400, "unknown_provider", "e_400"),
+    (400, "model_not_found", "e_400"),
+    (401, "invalid_api_key", "e_401"),
+    (403, "insufficient_balance", "e_403"),
+    (404, "not_found", "e_404"), (405, "method_not_allowed", "e_404"),
+    (413, "request_too_large", "e_413"), (431, "request_header_too_large", "e_431"),
+    (429, "rate_limit_exceeded", "e_429"), (429, "upstream_rate_limited", "e_429_upstream"),
+    (500, "internal_error", "e_500"),
+    (502, "upstream_error", "e_502"),
+    (503, "provider_not_configured", "e_503"),
+    (504, "upstream_timeout", "e_504"),
+)
 TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "insufficient_quota",
          404: "invalid_request_error", 405: "invalid_request_error", 413: "invalid_request_error",
+         431: "invalid_request_error",
          429: "rate_limit_error"}
 
 
@@ -36,8 +52,12 @@ def bad_request(message, param=None, code="invalid_request"):
     return ApiError(400, code, message, param=param)
 
 
-def register(app):
-    """JSON errors on the API routes; the web pages keep Flask's HTML ones."""
+def is_api_request():
+    return request.path.startswith("/v1/")
+
+
+def register(app, page_error):
+    """JSON errors on the API routes; `page_error(status)` renders them everywhere else."""
 
     @app.errorhandler(ApiError)
     def api_error(error):
@@ -45,8 +65,10 @@ def register(app):
 
     @app.errorhandler(HTTPException)
     def http_error(error):
-        if not request.path.startswith("/v1/"):
+        if error.code is None:
             return error
+        if not is_api_request():
+            return page_error(error.code)
         code = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}.get(
             error.code, "invalid_request")
         return ApiError(error.code, code, error.description).response()
@@ -54,4 +76,6 @@ def register(app):
     @app.errorhandler(Exception)
     def internal_error(error):
         log.exception("internal error on %s %s", request.method, request.path)
+        if not is_api_request():
+            return page_error(500)
         return ApiError(500, "internal_error", "The gateway failed to handle this request.").response()

@@ -1,7 +1,7 @@
 """Qingcheng Gateway: many AI providers behind one OpenAI-compatible API, with keys and balances.
 
-The path of a chat completion, top to bottom: authenticate → parse → route → admit (limits, hold)
-→ open the upstream → relay → settle.
+`create_app` lists the parts. Below it, the path of a chat completion, top to bottom:
+authenticate → parse → route → admit (rate limits, hold) → call the provider → relay → settle.
 """
 import logging
 import os
@@ -9,7 +9,6 @@ import re
 import secrets
 import time
 import uuid
-from dataclasses import dataclass
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
@@ -19,31 +18,33 @@ import cli
 import database
 import errors
 import limits
-import models
-import relay
+import money
 import web
-from errors import ApiError, bad_request
 from database import db
-from models import Account, ApiKey, Price
-from providers import PROVIDERS, upstreams_from_env
+from errors import ApiError, bad_request
+from models import Account, ApiKey, IntegrityError, KEY_PREFIX, Price, create_tables, setting
+from providers import PROVIDERS, configured, relay, upstreams_from_env
 
 log = logging.getLogger("qingcheng")
 api = Blueprint("api", __name__)
 
 SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+# gunicorn.conf.py lets longer header lines through, so that the API can refuse them in JSON.
+MAX_HEADER_BYTES = 8190
 INVALID_KEY = ApiError(401, "invalid_api_key", "Missing or invalid API key.")
 
 
 def create_app(config=None):
-    """The gateway, configured from the environment (SPEC §1), then from `config`."""
-    app = Flask(__name__)
+    """The gateway, configured from the environment (README "Configuration"), then `config`."""
+    app = Flask(__name__, template_folder=web.asset_dir("templates"),
+                static_folder=web.asset_dir("static"))
     app.config.from_mapping(config_from_env(os.environ))
     app.config.update(config or {})
     db.initialize(database.open_database(app.config["DATABASE_URL"], app.config["DATABASE_POOL_SIZE"]))
     with db.connection_context():
-        models.create_tables()
+        create_tables()
         bootstrap_admin()
-        app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or models.setting(
+        app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or setting(
             "secret_key", lambda: secrets.token_hex(32))
     app.extensions["upstream_session"] = relay.new_session()
     timeouts = app.config["TIMEOUTS"]
@@ -51,10 +52,10 @@ def create_app(config=None):
     longest_request = timeouts.total + timeouts.read + app.config["HOLD_GRACE_SECONDS"]
     app.extensions["limiter"] = limits.limiter_for(app.config["REDIS_URL"], longest_request)
     app.before_request(open_request)
-    app.before_request(HoldSweeper(longest_request, app.config["HOLD_SWEEP_INTERVAL"]))
+    app.before_request(money.HoldSweeper(longest_request, app.config["HOLD_SWEEP_INTERVAL"]))
     app.after_request(finish_response)
     app.teardown_request(close_database)
-    errors.register(app)
+    errors.register(app, page_error=web.error_page)
     cli.register(app)
     app.register_blueprint(api)
     web.register(app)
@@ -85,8 +86,8 @@ def bootstrap_admin():
         return
     password = secrets.token_urlsafe(12)
     try:
-        models.create_account("admin", is_admin=True, password=password)
-    except models.IntegrityError:
+        money.create_account("admin", is_admin=True, password=password)
+    except IntegrityError:
         return  # another worker made it first
     log.warning("Created the admin account 'admin' with password %s (shown once; change it).",
                 password)
@@ -97,23 +98,9 @@ def open_request():
     sent = request.headers.get("X-Request-ID", "")
     g.request_id = sent if SANE_REQUEST_ID.match(sent) else "req_" + uuid.uuid4().hex
     g.rate_headers = {}
-
-
-class HoldSweeper:
-    """Every `interval` seconds, release holds older than any live request can be: their worker died
-    mid-request, and the money must not stay locked (SPEC §3)."""
-
-    def __init__(self, max_age, interval):
-        self.max_age, self.interval = max_age, interval
-        self.next_run = 0.0
-
-    def __call__(self):
-        if time.monotonic() >= self.next_run:
-            self.next_run = time.monotonic() + self.interval
-            released = models.release_stale_holds(models.now() - self.max_age)
-            if released:
-                log.warning("Released %d holds left by requests that outlived every deadline.",
-                            released)
+    if any(len(name) + len(value) > MAX_HEADER_BYTES for name, value in request.headers.items()):
+        raise ApiError(431, "request_header_too_large",
+                       f"A request header is longer than {MAX_HEADER_BYTES} bytes.")
 
 
 def finish_response(response):
@@ -130,25 +117,20 @@ def close_database(_exc):
 @api.post("/v1/chat/completions")
 def chat_completions():
     key = authenticate()
-    reject_oversized_body()
-    chat = chat_request.parse(request.get_data())
+    chat = chat_request.parse(read_body())
     upstream, price = route(chat)
-    admitted = admit(key, chat, upstream, price)
+    bill = admit(key, chat, upstream, price)
     db.close()  # no database connection is held across upstream I/O
     started = time.monotonic()
     timeouts = current_app.config["TIMEOUTS"]
-    try:
+    with bill:  # whatever fails from here on releases the hold at once
         response = relay.open_upstream(current_app.extensions["upstream_session"], upstream,
                                        chat.body, chat.stream, timeouts)
         if chat.stream:
-            return stream_response(response, upstream, chat, price, admitted, started)
+            return stream_response(response, upstream, chat, bill, started)
         answer, usage = relay.read_completion(response, upstream, timeouts, started)
-    except ApiError as error:
-        settle(admitted, None, 0, error.status)
-        raise
-    estimated = usage is None
-    usage = usage or billing.estimate_usage(chat.text_bytes, chat.message_count, 0)
-    settle(admitted, usage, billing.charge(price, usage), 200, estimated)
+        bill.charge(usage, completion_estimate=0 if usage else
+                    billing.text_tokens(billing.answer_text_bytes(answer)))
     return Response(answer, mimetype="application/json")
 
 
@@ -159,7 +141,7 @@ def authenticate():
     scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
     if not token and scheme.lower() == "bearer":
         token = bearer.strip()
-    if not token.startswith(models.KEY_PREFIX) or len(token) > 256:
+    if not token.startswith(KEY_PREFIX) or len(token) > 256:
         raise INVALID_KEY
     key = ApiKey.lookup(token)
     if key is None:
@@ -167,43 +149,44 @@ def authenticate():
     return key
 
 
-def reject_oversized_body():
-    """413 from Content-Length alone, before reading a byte of the body."""
+def read_body():
+    """The request body; 413 from Content-Length alone, before reading a byte of it."""
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, "request_too_large",
                        f"The request body is larger than {limit} bytes.",
                        headers={"Connection": "close"})
+    return request.get_data()
 
 
 def route(chat):
-    """The upstream and price for the request's model: from `X-AI-Provider`, a `provider/model`
-    name, or the one provider that serves the model. 400 when unknown or ambiguous."""
-    model = chat.model
-    name = request.headers.get("X-AI-Provider", "").strip().lower()
-    prefix, _, rest = model.partition("/")
-    if prefix in PROVIDERS and rest and (not name or name == prefix):
-        name, model = prefix, rest
-    if not name:
-        name = infer_provider(model)
-    if name not in PROVIDERS:
-        raise bad_request(f"Unknown provider '{name}'. Known providers: {', '.join(PROVIDERS)}.",
-                          code="unknown_provider")
+    """The upstream and price for the request's model, with the body aimed at them."""
+    name, model = provider_and_model(chat.model)
     price = Price.of(name, model)
     if price is None:
         raise bad_request(f"The model '{model}' is not available from provider '{name}'.",
                           "model", code="model_not_found")
-    chat.body["model"] = model
-    max_tokens = chat.body.setdefault("max_tokens", price.max_output)
-    if max_tokens > price.max_output:
-        raise bad_request(f"'max_tokens' may be at most {price.max_output} for {model}.",
-                          "max_tokens")
     upstream = current_app.config["UPSTREAMS"][name]
     if not upstream.api_key:
         raise ApiError(503, "provider_not_configured",
                        f"The provider {name} is not configured on this gateway: the operator must "
                        f"set {upstream.provider.env_prefix}_API_KEY.", headers={"x-should-retry": "false"})
+    chat.aim(model, price.max_output)
     return upstream, price
+
+
+def provider_and_model(model):
+    """From `X-AI-Provider`, a `provider/model` name, or the one provider that serves the model;
+    400 when unknown or ambiguous."""
+    name = request.headers.get("X-AI-Provider", "").strip().lower()
+    prefix, _, rest = model.partition("/")
+    if prefix in PROVIDERS and rest and (not name or name == prefix):
+        name, model = prefix, rest
+    name = name or infer_provider(model)
+    if name not in PROVIDERS:
+        raise bad_request(f"Unknown provider '{name}'. Known providers: {', '.join(PROVIDERS)}.",
+                          code="unknown_provider")
+    return name, model
 
 
 def infer_provider(model):
@@ -217,50 +200,25 @@ def infer_provider(model):
     return candidates.pop()
 
 
-@dataclass(frozen=True)
-class Admitted:
-    key: ApiKey
-    row: models.RequestLog
-    ticket: limits.Ticket
-
-
 def admit(key, chat, upstream, price):
     """Within the key's rate limits (429), hold the request's maximum cost (403)."""
     most = billing.max_cost(price, billing.prompt_token_bound(chat.body_bytes, chat.message_count),
                             chat.body["max_tokens"])
-    with current_app.extensions["limiter"].admission(key) as ticket:
-        g.rate_headers = ticket.headers
-        row = models.hold(key, most, g.request_id, upstream.provider.name, chat.body["model"],
-                          chat.stream)
-        if row is None:
-            raise ApiError(403, "insufficient_balance",
-                           f"The account balance cannot cover this request's maximum cost of "
-                           f"{models.yuan(most)} 元; top up or lower max_tokens.")
-    return Admitted(key, row, ticket)
+    bill = money.Bill.admit(key, current_app.extensions["limiter"], price, most, g.request_id,
+                            upstream.provider.name, chat.model, chat.stream,
+                            prompt=(chat.text_bytes, chat.message_count))
+    g.rate_headers = bill.ticket.headers
+    return bill
 
 
-def settle(admitted, usage, cost, status, estimated=False):
-    """Replace the hold with the charge (nothing when `usage` is None), and close the admission."""
-    usage = usage or billing.Usage()
-    with db.connection_context():
-        models.settle(admitted.row, usage, cost, status, estimated)
-    current_app.extensions["limiter"].finished(admitted.key, admitted.ticket, usage.total)
-
-
-def stream_response(response, upstream, chat, price, admitted, started):
+def stream_response(response, upstream, chat, bill, started):
     """The relay as an SSE response, settled once it knows what it delivered."""
-    app = current_app._get_current_object()
-
-    def settle_stream(stream):
-        usage = stream.usage or billing.estimate_usage(chat.text_bytes, chat.message_count,
-                                                       stream.content_chunks)
-        delivered = stream.usage is not None or stream.content_chunks > 0
-        with app.app_context():
-            settle(admitted, usage, billing.charge(price, usage) if delivered else 0,
-                   stream.status, estimated=stream.usage is None)
+    def settle(stream):
+        bill.charge(stream.usage, stream.status, completion_estimate=stream.content_chunks,
+                    delivered=stream.usage is not None or stream.content_chunks > 0)
 
     stream = relay.Stream(response, upstream, chat.wants_usage, current_app.config["TIMEOUTS"],
-                          started, on_finish=settle_stream)
+                          started, on_finish=settle)
     return Response(stream, mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
@@ -275,8 +233,7 @@ def authenticate_and_report():
 @api.get("/v1/models")
 def list_models():
     authenticate_and_report()
-    configured = [name for name, up in current_app.config["UPSTREAMS"].items() if up.api_key]
-    prices = Price.select().where(Price.provider.in_(configured)).order_by(Price.provider, Price.model)
+    prices = Price.of_providers(configured(current_app.config["UPSTREAMS"]))
     return jsonify({"object": "list", "data": [
         {"id": p.model, "object": "model", "created": 0, "owned_by": p.provider} for p in prices]})
 
@@ -284,8 +241,8 @@ def list_models():
 @api.get("/v1/balance")
 def balance():
     account = Account.get_by_id(authenticate_and_report().account_id)
-    return jsonify({"currency": "CNY", "balance": models.yuan(account.balance),
-                    "held": models.yuan(account.held)})
+    return jsonify({"currency": "CNY", "balance": money.yuan(account.balance),
+                    "held": money.yuan(account.held)})
 
 
 @api.get("/healthz")

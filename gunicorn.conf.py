@@ -1,6 +1,6 @@
 """gunicorn settings: `gunicorn -c gunicorn.conf.py`; GUNICORN_CMD_ARGS overrides any of them.
 
-Kept free of heavy imports: gevent patches the worker after this file is loaded (FIELD-NOTES §4).
+Kept free of heavy imports: gevent patches the worker after this file is loaded (docs/streaming.md).
 """
 import os
 
@@ -13,6 +13,9 @@ worker_connections = 2000
 timeout = 30
 graceful_timeout = 30
 keepalive = 75
+# Longer than the app's own limit (gateway.MAX_HEADER_BYTES), so that an oversized header gets the
+# API's JSON 431 rather than gunicorn's HTML one.
+limit_request_field_size = 32768
 # gunicorn 23+'s control socket has one fixed path: several gateways on one host would collide.
 control_socket_disable = True
 # No text access log by default: every API request is a row of the request log (request id,

@@ -1,4 +1,4 @@
-"""Per-key rate limits (SPEC §4): rpm, tpm and concurrency. A rejected request costs nothing.
+"""Per-key rate limits (docs/limits.md): rpm, tpm and concurrency. A rejected request costs nothing.
 
 Without Redis the database is the limiter. It counts the request log itself, inside the
 transaction that holds the request's cost: the key's rows created in the last 60 seconds (rpm),

@@ -1,18 +1,9 @@
-"""The upstream providers, by name. Each module exposes `provider` with the same small interface:
-`name`, `env_prefix`, `default_base_url`, `models`, `request()`, `completion()`, `events()`, `error()`."""
-from dataclasses import dataclass
-
+"""The upstream side: the provider contract (`base`), OpenAI's wire format shared by most vendors
+(`openai_style`), one module per vendor, the relay (`relay`) and SSE framing (`sse`)."""
 from providers import deepseek
+from providers.base import Upstream
 
 PROVIDERS = {p.name: p for p in (deepseek.provider,)}
-
-
-@dataclass(frozen=True)
-class Upstream:
-    """Where and as whom the gateway calls one provider."""
-    provider: object
-    base_url: str
-    api_key: str
 
 
 def upstreams_from_env(environ):
@@ -20,3 +11,8 @@ def upstreams_from_env(environ):
     return {name: Upstream(p, environ.get(f"{p.env_prefix}_BASE_URL") or p.default_base_url,
                            environ.get(f"{p.env_prefix}_API_KEY", ""))
             for name, p in PROVIDERS.items()}
+
+
+def configured(upstreams):
+    """The names of the providers the operator gave a key, in the registry's order."""
+    return [name for name, upstream in upstreams.items() if upstream.api_key]

@@ -1,7 +1,8 @@
-"""DeepSeek (PROVIDERS.md §3): OpenAI's wire format, usage on the last content chunk."""
-from providers.openai_compatible import OpenAICompatible
+"""DeepSeek: OpenAI's wire format, usage on the last content chunk, cache hits as
+`prompt_cache_hit_tokens`."""
+from providers.openai_style import OpenAIStyle
 
-provider = OpenAICompatible(
+provider = OpenAIStyle(
     name="deepseek",
     default_base_url="https://api.deepseek.com/v1",
     models=("deepseek-flash", "deepseek-v4-pro", "deepseek-v4-flash", "deepseek-chat",

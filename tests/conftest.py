@@ -1,67 +1,17 @@
-"""Fixtures: a real fake-DeepSeek process, the app on a fresh database, and real gunicorn servers.
+"""Fixtures: a real fake-upstream process, the app on a fresh database, and real gunicorn servers.
 
 The database is a fresh SQLite file per test, or PostgreSQL when TEST_DATABASE_URL names one
-(its tables are dropped and made anew for every test).
+(its tables are dropped and made anew for every test). Shared helpers are in helpers.py.
 """
-import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
-import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import gateway  # noqa: E402
-import models  # noqa: E402
-from database import db, open_database  # noqa: E402
-from models import Account, ApiKey, LedgerEntry, Price, RequestLog  # noqa: E402
-
-UPSTREAM_KEY = "sk-upstream-operator-secret"
-PRICE = dict(input=2_000_000, cached_input=500_000, output=8_000_000, max_output=1000)  # 元/M: 2, 0.5, 8
-MODEL = "deepseek-flash"
-
-
-def required(service):
-    """Skip when a service is absent, unless CI demands it (REQUIRE_SERVICES=1)."""
-    def absent(reason):
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail(f"{service} is required here (REQUIRE_SERVICES=1): {reason}")
-        pytest.skip(f"{service} not available: {reason}")
-    return absent
-
-
-class FakeUpstream:
-    def __init__(self):
-        self.process = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fake_upstream.py"),
-                                         UPSTREAM_KEY], stdout=subprocess.PIPE, text=True)
-        self.port = int(self.process.stdout.readline())
-        self.url = f"http://127.0.0.1:{self.port}/v1"
-
-    def stats(self):
-        return requests.get(f"http://127.0.0.1:{self.port}/_stats", timeout=5).json()
-
-    def reset(self):
-        requests.post(f"http://127.0.0.1:{self.port}/_reset", json={}, timeout=5)
-
-    def wait_for(self, condition, timeout=5.0):
-        """The stats once `condition(stats)` holds, or the last stats after `timeout`."""
-        deadline = time.monotonic() + timeout
-        while True:
-            stats = self.stats()
-            if condition(stats) or time.monotonic() > deadline:
-                return stats
-            time.sleep(0.05)
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(5)
+import gateway
+from database import db
+from helpers import (PASSWORD, PRICE, MODEL, Bank, FakeUpstream, GatewayServer, app_config,
+                     empty_database)
+from models import Price
 
 
 @pytest.fixture(scope="session")
@@ -84,23 +34,6 @@ def database(tmp_path_factory):
         f"sqlite:///{tmp_path_factory.mktemp('db') / 'gateway.db'}"
 
 
-def empty_database(url):
-    """Point the models at `url`, with its tables made and empty."""
-    db.initialize(open_database(url))
-    with db.connection_context():
-        models.create_tables()
-        for table in reversed(models.TABLES):
-            table.delete().execute()
-
-
-def app_config(database, upstream_url, **overrides):
-    from providers import PROVIDERS, Upstream
-    from relay import Timeouts
-    return {"DATABASE_URL": database, "TESTING": True, "REDIS_URL": None,
-            "UPSTREAMS": {"deepseek": Upstream(PROVIDERS["deepseek"], upstream_url, UPSTREAM_KEY)},
-            "TIMEOUTS": Timeouts(connect=2, read=2, total=5, keepalive=0.3), **overrides}
-
-
 @pytest.fixture
 def app(database, upstream):
     empty_database(database)
@@ -116,107 +49,9 @@ def client(app):
     return app.test_client()
 
 
-class Bank:
-    """Accounts, keys and books, read straight from the database."""
-
-    def account(self, balance="10", name=None, **fields):
-        name = name or f"user{Account.select().count()}"
-        return models.create_account(name, balance=models.parse_yuan(balance), **fields)
-
-    def key(self, account=None, **limits):
-        _, token = ApiKey.issue(account or self.account(), **limits)
-        return token
-
-    def balance(self, account):
-        return Account.get_by_id(account.id).balance
-
-    def held(self, account):
-        return Account.get_by_id(account.id).held
-
-    def charges(self, account):
-        return [e.amount for e in LedgerEntry.select().where(
-            (LedgerEntry.account == account.id) & (LedgerEntry.kind == "charge")).order_by(LedgerEntry.id)]
-
-    def requests(self, account):
-        return list(RequestLog.select().where(RequestLog.account == account.id).order_by(RequestLog.id))
-
-    def assert_consistent(self):
-        assert models.ledger_mismatches() == []
-
-
 @pytest.fixture
 def bank(app):
     return Bank()
-
-
-def chat(content="你好", **fields):
-    return {"model": MODEL, "messages": [{"role": "user", "content": content}], **fields}
-
-
-def headers(token, provider="deepseek"):
-    sent = {"X-API-Key": token}
-    if provider:
-        sent["X-AI-Provider"] = provider
-    return sent
-
-
-def expected_cost(prompt=12, cached=4, completion=0, price=PRICE):
-    """The exact charge in micro-yuan, as SPEC §3 defines it (ceil of the sum)."""
-    total = ((prompt - cached) * price["input"] + cached * price["cached_input"]
-             + completion * price["output"])
-    return -(-total // 1_000_000)
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class GatewayServer:
-    """The gateway under real `gunicorn -c gunicorn.conf.py` with gevent workers."""
-
-    def __init__(self, database, upstream_url, workers=2, log_path=None, **env):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        # A SECRET_KEY of its own: tests empty the database (the stored one too) while it runs.
-        environment = {**os.environ, "SECRET_KEY": "test-secret-key-for-web-sessions",
-                       "DATABASE_URL": database, "DEEPSEEK_BASE_URL": upstream_url,
-                       "DEEPSEEK_API_KEY": UPSTREAM_KEY, "UPSTREAM_READ_TIMEOUT": "3",
-                       "UPSTREAM_DEADLINE": "20", "SSE_KEEPALIVE_SECONDS": "0.5",
-                       "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{self.port} --workers {workers} "
-                                            "--access-logfile -",
-                       **env}
-        self.log_path = log_path
-        self.log = open(log_path, "wb") if log_path else subprocess.DEVNULL
-        self.process = subprocess.Popen(["gunicorn", "-c", "gunicorn.conf.py"], cwd=ROOT,
-                                        env=environment, stdout=self.log, stderr=subprocess.STDOUT)
-        self.wait_until_ready()
-
-    def wait_until_ready(self, timeout=20):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {self.log_text()}")
-            try:
-                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError(f"gunicorn did not start: {self.log_text()}")
-
-    def log_text(self):
-        return Path(self.log_path).read_text(errors="replace") if self.log_path else ""
-
-    def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-        if self.log_path:
-            self.log.close()
 
 
 @pytest.fixture(scope="module")
@@ -233,10 +68,11 @@ def server(app, gunicorn_server):
     return gunicorn_server
 
 
-def sse_data(text):
-    """The `data:` payloads of an SSE body, in order (comments left out)."""
-    return [line[len("data: "):] for line in text.split("\n") if line.startswith("data: ")]
+@pytest.fixture
+def user(bank):
+    return bank.account("10", name="alice", password=PASSWORD)
 
 
-def sse_json(text):
-    return [json.loads(data) for data in sse_data(text) if data != "[DONE]"]
+@pytest.fixture
+def admin(bank):
+    return bank.account("0", name="boss", is_admin=True, password=PASSWORD)

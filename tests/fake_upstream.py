@@ -1,6 +1,6 @@
 """A fake DeepSeek for the tests: a real HTTP server process on a loopback port.
 
-It speaks DeepSeek's wire format (PROVIDERS.md §3): `: keep-alive` comments, usage on the last
+It speaks DeepSeek's wire format (docs/providers.md): `: keep-alive` comments, usage on the last
 content chunk, `data: [DONE]`, OpenAI-shaped error bodies. A request steers it with a `fake`
 object in its body, which the gateway passes through like any unknown field:
 

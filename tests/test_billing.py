@@ -1,8 +1,6 @@
-"""Cost arithmetic and the reading of untrusted usage (SPEC §3)."""
-import pytest
-
+"""Cost arithmetic (docs/money.md)."""
 import billing
-from billing import Usage
+from providers.base import Usage
 from models import Price
 
 PRICE = Price(input=2_000_000, cached_input=40_000, output=8_000_000, max_output=100)
@@ -24,30 +22,17 @@ def test_prompt_bound_adds_an_allowance_per_message():
         + billing.TOKENS_PER_REQUEST
 
 
-def test_deepseek_cache_hits_are_read():
-    usage = Usage.from_upstream({"prompt_tokens": 10, "completion_tokens": 2, "prompt_cache_hit_tokens": 6})
-    assert usage == Usage(prompt=10, cached=6, completion=2)
-
-
-def test_openai_cached_tokens_are_read():
-    usage = Usage.from_upstream({"prompt_tokens": 10, "completion_tokens": 2,
-                                 "prompt_tokens_details": {"cached_tokens": 3}})
-    assert usage == Usage(prompt=10, cached=3, completion=2)
-
-
-def test_cached_tokens_never_exceed_the_prompt():
-    usage = Usage.from_upstream({"prompt_tokens": 10, "completion_tokens": 2, "prompt_cache_hit_tokens": 60})
-    assert usage.cached == 10
-
-
-@pytest.mark.parametrize("usage", [None, "12", [], {}, {"prompt_tokens": 1},
-                                   {"prompt_tokens": -1, "completion_tokens": 1},
-                                   {"prompt_tokens": 1.5, "completion_tokens": 1},
-                                   {"prompt_tokens": True, "completion_tokens": 1},
-                                   {"prompt_tokens": 1, "completion_tokens": 10**11}])
-def test_usage_that_is_missing_or_not_believable_is_none(usage):
-    assert Usage.from_upstream(usage) is None
-
-
-def test_estimate_counts_a_third_of_the_text_bytes_and_one_token_per_chunk():
+def test_estimate_counts_a_third_of_the_prompt_text_bytes_and_takes_the_completion_counted():
     assert billing.estimate_usage(30, 2, 7) == Usage(prompt=10 + 2 * billing.TOKENS_PER_MESSAGE, completion=7)
+
+
+def test_cache_writes_are_charged_apart_from_misses_and_hits():
+    usage = Usage(prompt=1000, cached=300, cache_write=200, completion=0)
+    # 500 misses × 2 + 300 hits × 0.04 + 200 writes at the miss price × 2 = 1412
+    assert billing.charge(PRICE, usage) == 1412
+
+
+def test_the_text_of_an_answer_is_measured_for_an_estimate():
+    answer = rb'{"choices": [{"message": {"content": "\u4f60\u597d"}}, {"message": {"content": null}}]}'
+    assert billing.answer_text_bytes(answer) == 6
+    assert billing.answer_text_bytes(b"not json") == 0

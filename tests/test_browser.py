@@ -9,8 +9,9 @@ import pytest
 import requests
 
 import models
-import web_auth
-from conftest import chat, expected_cost, headers, required, sse_data
+import money
+from web import auth
+from helpers import chat, expected_cost, headers, required, sse_data
 from models import RequestLog
 
 CHROMIUM = "/usr/bin/chromium"
@@ -81,7 +82,7 @@ def wait_until_settled(account_name, timeout=5.0):
 
 def test_an_account_is_opened_a_key_made_used_seen_and_revoked(screens, server, upstream, tmp_path):
     from playwright.sync_api import expect
-    models.create_account("boss", is_admin=True, password=BOSS_PASSWORD)
+    money.create_account("boss", is_admin=True, password=BOSS_PASSWORD)
     page = screens.page
 
     page.goto(server.url + "/")
@@ -132,8 +133,8 @@ def test_an_account_is_opened_a_key_made_used_seen_and_revoked(screens, server, 
 
     # The usage is on her page, with the right cost; the docs show her key's prefix.
     page.click("text=我已保存，返回密钥列表")
-    expect(page.locator("#requests td.cost")).to_have_text(models.yuan(cost))
-    expect(page.locator("#balance")).to_have_text(models.yuan(20 * models.MICRO - cost))
+    expect(page.locator("#requests td.cost")).to_have_text(money.yuan(cost))
+    expect(page.locator("#balance")).to_have_text(money.yuan(20 * money.MICRO - cost))
     expect(page.locator("#keys")).to_contain_text("laptop")
     screens.shoot("keys")
     page.goto(server.url + "/")
@@ -157,7 +158,7 @@ def test_an_account_is_opened_a_key_made_used_seen_and_revoked(screens, server, 
 
 def test_sessions_and_the_sign_in_throttle_hold_on_every_worker(server):
     """Every request on a new connection, so that both workers serve them."""
-    models.create_account("carol", password=BOSS_PASSWORD)
+    money.create_account("carol", password=BOSS_PASSWORD)
     fresh = {"Connection": "close"}
     form = requests.get(server.url + "/signin", headers=fresh, timeout=10)
     token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
@@ -167,8 +168,8 @@ def test_sessions_and_the_sign_in_throttle_hold_on_every_worker(server):
                              allow_redirects=False,
                              data={"csrf": token, "name": "carol", "password": password})
 
-    answers = [sign_in_as_carol("guess").status_code for _ in range(web_auth.MAX_FAILURES_PER_NAME + 2)]
-    assert answers == [401] * web_auth.MAX_FAILURES_PER_NAME + [429, 429]
+    answers = [sign_in_as_carol("guess").status_code for _ in range(auth.MAX_FAILURES_PER_NAME + 2)]
+    assert answers == [401] * auth.MAX_FAILURES_PER_NAME + [429, 429]
     models.SignInFailure.delete().execute()
     cookies = sign_in_as_carol(BOSS_PASSWORD).cookies
     answers = [requests.get(server.url + "/keys", cookies=cookies, headers=fresh, timeout=10,

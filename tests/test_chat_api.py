@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from conftest import MODEL, PRICE, chat, expected_cost, headers, sse_data, sse_json
+from helpers import MODEL, PRICE, chat, expected_cost, headers, sse_data, sse_json
 from models import ApiKey, RequestLog
 
 
@@ -292,7 +292,7 @@ def test_upstream_rate_limit_is_429_with_its_retry_after(client, bank, upstream)
 
 
 def test_unreachable_upstream_is_502(app, client, bank, upstream):
-    from conftest import free_port
+    from helpers import free_port
     from providers import Upstream
     configured = app.config["UPSTREAMS"]["deepseek"]
     app.config["UPSTREAMS"] = {"deepseek": Upstream(

@@ -1,4 +1,4 @@
-"""The operator's command line (SPEC §5), through Flask's CLI runner."""
+"""The operator's command line (README "Command line"), through Flask's CLI runner."""
 import json
 
 import pytest

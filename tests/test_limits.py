@@ -1,10 +1,10 @@
-"""Per-key rate limits (SPEC §4) through the test client, with the database limiter and with Redis."""
+"""Per-key rate limits (docs/limits.md) through the test client, with the database limiter and with Redis."""
 import os
 
 import pytest
 
 import gateway
-from conftest import PRICE, app_config, chat, empty_database, headers, required
+from helpers import PRICE, app_config, chat, empty_database, headers, required
 from models import Price, RequestLog
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -116,7 +116,7 @@ def test_a_request_refused_for_balance_does_not_use_the_rpm(send, bank, upstream
     account = bank.account("0.0001")
     token = bank.key(account, rpm=1)
     assert send(token).status_code == 403
-    from models import topup
+    from money import topup
     topup(account, 10_000_000)
     assert send(token).status_code == 200
 

@@ -2,13 +2,14 @@
 import pytest
 
 import models
-from billing import Usage
+import money
+from providers.base import Usage
 from models import Account, LedgerEntry, RequestLog
 
 
 def held_request(bank, balance="1", hold=300_000):
     key = models.ApiKey.get(models.ApiKey.digest == models.ApiKey.digest_of(bank.key(bank.account(balance))))
-    return key, models.hold(key, hold, "req_test", "deepseek", "deepseek-flash", False)
+    return key, money.hold(key, hold, "req_test", "deepseek", "deepseek-flash", False)
 
 
 def test_hold_moves_money_from_balance_to_held(bank):
@@ -27,7 +28,7 @@ def test_hold_larger_than_the_balance_is_refused_and_moves_nothing(bank):
 
 def test_settle_replaces_the_hold_with_the_charge_and_a_ledger_row(bank):
     key, row = held_request(bank)
-    assert models.settle(row, Usage(prompt=10, completion=5), 1234, 200)
+    assert money.settle(row, Usage(prompt=10, completion=5), 1234, 200)
     account = Account.get_by_id(key.account_id)
     assert (account.balance, account.held) == (1_000_000 - 1234, 0)
     assert [e.amount for e in LedgerEntry.select().where(LedgerEntry.kind == "charge")] == [-1234]
@@ -36,22 +37,22 @@ def test_settle_replaces_the_hold_with_the_charge_and_a_ledger_row(bank):
 
 def test_settling_twice_charges_once(bank):
     key, row = held_request(bank)
-    assert models.settle(row, Usage(), 1000, 200)
-    assert not models.settle(row, Usage(), 1000, 200)
+    assert money.settle(row, Usage(), 1000, 200)
+    assert not money.settle(row, Usage(), 1000, 200)
     assert Account.get_by_id(key.account_id).balance == 999_000
     assert LedgerEntry.select().where(LedgerEntry.kind == "charge").count() == 1
 
 
 def test_a_charge_above_the_hold_is_capped_at_the_hold(bank):
     key, row = held_request(bank, hold=500)
-    models.settle(row, Usage(), 10**9, 200)
+    money.settle(row, Usage(), 10**9, 200)
     assert Account.get_by_id(key.account_id).balance == 1_000_000 - 500
     bank.assert_consistent()
 
 
 def test_release_returns_the_whole_hold_and_writes_no_charge(bank):
     key, row = held_request(bank)
-    models.settle(row, Usage(), 0, 502)
+    money.settle(row, Usage(), 0, 502)
     assert Account.get_by_id(key.account_id).balance == 1_000_000
     assert LedgerEntry.select().where(LedgerEntry.kind == "charge").count() == 0
 
@@ -59,28 +60,28 @@ def test_release_returns_the_whole_hold_and_writes_no_charge(bank):
 def test_ledger_check_reports_books_that_do_not_add_up(bank):
     account = bank.account("5")
     Account.update(balance=Account.balance + 1).where(Account.id == account.id).execute()
-    [problem] = models.ledger_mismatches()
+    [problem] = money.ledger_mismatches()
     assert account.name in problem and "5.000001" in problem
 
 
 def test_ledger_check_reports_held_money_without_an_open_request(bank):
     account = bank.account("5")
     Account.update(balance=Account.balance - 7, held=Account.held + 7).where(Account.id == account.id).execute()
-    [problem] = models.ledger_mismatches()
+    [problem] = money.ledger_mismatches()
     assert "open holds" in problem
 
 
 @pytest.mark.parametrize("micro, text", [(0, "0.000000"), (1, "0.000001"), (12_345_678, "12.345678"),
                                          (-1_500_000, "-1.500000")])
 def test_yuan_is_exact(micro, text):
-    assert models.yuan(micro) == text
-    assert models.parse_yuan(text) == micro
+    assert money.yuan(micro) == text
+    assert money.parse_yuan(text) == micro
 
 
 @pytest.mark.parametrize("text", ["1.0000001", "abc", "", "NaN", "Infinity"])
 def test_parse_yuan_refuses_what_is_not_an_exact_amount(text):
     with pytest.raises(ValueError):
-        models.parse_yuan(text)
+        money.parse_yuan(text)
 
 
 def test_keys_are_stored_as_digests_with_a_display_prefix(bank):

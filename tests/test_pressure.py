@@ -1,4 +1,5 @@
-"""Exact under pressure (SPEC §3, §4): real gunicorn with 4 gevent workers, many clients at once.
+"""Exact under pressure (docs/money.md, docs/limits.md): real gunicorn with 4 gevent workers, many
+clients at once. Marked slow: `pytest -m "not slow"` leaves them out.
 
 On SQLite the database limits the rates; when TEST_REDIS_URL is set (CI's PostgreSQL run), Redis does.
 """
@@ -15,9 +16,11 @@ import requests
 
 import billing
 import models
-from conftest import PRICE, GatewayServer, chat, headers
+import money
+from helpers import PRICE, GatewayServer, chat, headers
 from models import Price, RequestLog
 
+pytestmark = pytest.mark.slow
 WORKERS = 4
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
 
@@ -73,7 +76,7 @@ def overspend_round(urls, bank, upstream):
     body = json.dumps(chat(max_tokens=50, fake={"delay": 0.2, "usage": {
         "prompt_tokens": 10**6, "completion_tokens": 10**6}})).encode()  # charge = the whole hold
     hold = billing.max_cost(Price(**PRICE), billing.prompt_token_bound(len(body), 1), 50)
-    account = bank.account(models.yuan(50 * hold))
+    account = bank.account(money.yuan(50 * hold))
     token = bank.key(account)
     with ThreadPoolExecutor(200) as pool:
         statuses = list(pool.map(lambda i: post(urls[i % len(urls)], body, token).status_code,

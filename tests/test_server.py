@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from conftest import ROOT, chat, expected_cost, headers, sse_data, sse_json
+from helpers import ROOT, chat, expected_cost, headers, sse_data, sse_json
 from models import RequestLog
 
 
@@ -128,6 +128,14 @@ def test_body_over_the_limit_gets_the_json_413(server, bank, upstream):
                              timeout=10)
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "request_too_large"
+    assert upstream.stats()["requests"] == 0
+
+
+def test_an_oversized_header_gets_the_json_431(server, bank, upstream):
+    response = requests.post(server.url + "/v1/chat/completions", json=chat(), timeout=10,
+                             headers={**headers(bank.key()), "X-Padding": "x" * 10_000})
+    assert response.status_code == 431
+    assert response.json()["error"]["code"] == "request_header_too_large"
     assert upstream.stats()["requests"] == 0
 
 

@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 
 HOLDER = """
 import sqlite3, sys, time

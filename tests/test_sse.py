@@ -1,5 +1,5 @@
 """SSE framing as bytes: events split wherever the network cut them, relayed byte-faithfully."""
-from sse import split_events
+from providers.sse import split_events
 
 STREAM = (b": keep-alive\n\n"
           b'data: {"a": "\xe4\xbd\xa0\xe5\xa5\xbd"}\n\n'

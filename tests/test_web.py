@@ -4,47 +4,9 @@ import re
 
 import pytest
 
-import models
-import web
-import web_auth
-from conftest import MODEL
-from models import Account, ApiKey, Price, SignInFailure
-
-PASSWORD = "correct horse battery staple"
-SESSION_COOKIE = "qingcheng_session"
-
-
-def csrf_token(client):
-    with client.session_transaction() as session:
-        return session.setdefault("csrf", "csrf-for-tests")
-
-
-def post_form(client, url, **fields):
-    """POST a form the way the page would, with the session's CSRF token."""
-    return client.post(url, data={"csrf": csrf_token(client), **fields})
-
-
-def sign_in(client, account, password=PASSWORD):
-    response = post_form(client, "/signin", name=account.name, password=password)
-    assert response.status_code == 303, response.get_data(as_text=True)
-    return response
-
-
-def page(client, url):
-    response = client.get(url)
-    assert response.status_code == 200, (url, response.status_code)
-    return response.get_data(as_text=True)
-
-
-@pytest.fixture
-def user(bank):
-    return bank.account("10", name="alice", password=PASSWORD)
-
-
-@pytest.fixture
-def admin(bank):
-    return bank.account("0", name="boss", is_admin=True, password=PASSWORD)
-
+from helpers import MODEL, PASSWORD, SESSION_COOKIE, csrf_token, page, post_form, sign_in
+from web import auth, docs, i18n
+from models import Account, ApiKey, LedgerEntry, Price, SignInFailure
 
 # --- the documentation page ---------------------------------------------------------------------
 
@@ -52,7 +14,7 @@ def test_docs_page_is_public_chinese_first_and_points_at_this_server(client):
     html = page(client, "/")
     assert '<html lang="zh-CN">' in html and "API 文档" in html
     assert "http://localhost/v1/chat/completions" in html
-    assert web.KEY_PLACEHOLDER in html and MODEL in html
+    assert docs.KEY_PLACEHOLDER in html and MODEL in html
     assert 'href="/keys"' in html
 
 
@@ -77,7 +39,7 @@ def test_every_example_is_there_with_a_copy_button(client):
 
 
 def test_models_and_prices_come_from_the_database(client):
-    models.set_price("deepseek", "deepseek-v4-pro", input=4_000_000, cached_input=1_000_000,
+    Price.set("deepseek", "deepseek-v4-pro", input=4_000_000, cached_input=1_000_000,
                      output=16_500_000, max_output=8192)
     html = page(client, "/")
     row = re.search(r"deepseek-v4-pro</code></td>(.*?)</tr>", html, re.S).group(1)
@@ -112,7 +74,7 @@ def test_the_browsers_language_is_followed(client, accept, expected):
 
 
 def test_both_languages_have_every_text():
-    assert all(len(pair) == 2 and all(pair) for pair in web.i18n.STRINGS.values())
+    assert all(len(pair) == 2 and all(pair) for pair in i18n.STRINGS.values())
 
 
 # --- security headers and markup that CSP allows ------------------------------------------------
@@ -163,7 +125,7 @@ def test_sign_in_rotates_the_session(client, user):
     with client.session_transaction() as session:
         assert "planted" not in session
         assert session["csrf"] != "planted-token" and len(session["csrf"]) >= 32
-        assert models.web_session_account(session["sid"]).id == user.id
+        assert auth.web_session_account(session["sid"]).id == user.id
 
 
 def test_sign_in_goes_back_to_the_page_asked_for_on_this_site_only(client, user):
@@ -198,10 +160,10 @@ def test_a_wrong_password_and_an_unknown_name_get_the_same_answer(client, user):
 
 def test_failed_sign_ins_are_throttled_per_name_and_address(app, user):
     attacker, neighbour = app.test_client(), app.test_client()
-    for _ in range(web_auth.MAX_FAILURES_PER_NAME):
+    for _ in range(auth.MAX_FAILURES_PER_NAME):
         assert post_form(attacker, "/signin", name="alice", password="guess").status_code == 401
     blocked = post_form(attacker, "/signin", name="alice", password=PASSWORD)
-    assert blocked.status_code == 429 and blocked.headers["Retry-After"] == str(web_auth.THROTTLE_WINDOW)
+    assert blocked.status_code == 429 and blocked.headers["Retry-After"] == str(auth.THROTTLE_WINDOW)
     assert "登录失败次数过多" in blocked.get_data(as_text=True)
     other_address = neighbour.post("/signin", environ_base={"REMOTE_ADDR": "10.1.2.3"}, data={
         "csrf": csrf_token(neighbour), "name": "alice", "password": PASSWORD})
@@ -209,14 +171,14 @@ def test_failed_sign_ins_are_throttled_per_name_and_address(app, user):
 
 
 def test_one_address_spraying_many_names_is_throttled(client, user):
-    for n in range(web_auth.MAX_FAILURES_PER_ADDRESS):
+    for n in range(auth.MAX_FAILURES_PER_ADDRESS):
         post_form(client, "/signin", name=f"name{n}", password="guess")
-    assert SignInFailure.select().count() == web_auth.MAX_FAILURES_PER_ADDRESS
+    assert SignInFailure.select().count() == auth.MAX_FAILURES_PER_ADDRESS
     assert post_form(client, "/signin", name="alice", password=PASSWORD).status_code == 429
 
 
 def test_a_successful_sign_in_forgets_the_failures(client, user):
-    for _ in range(web_auth.MAX_FAILURES_PER_NAME - 1):
+    for _ in range(auth.MAX_FAILURES_PER_NAME - 1):
         post_form(client, "/signin", name="alice", password="guess")
     sign_in(client, user)
     assert SignInFailure.select().count() == 0
@@ -260,13 +222,13 @@ def test_a_post_without_the_sessions_csrf_token_is_refused(client, user, admin, 
     key, _ = ApiKey.issue(admin, label="mine")
     sign_in(client, admin)
     before = (ApiKey.select().count(), Account.select().count(), Price.select().count(),
-              models.LedgerEntry.select().count())
+              LedgerEntry.select().count())
     for path, form in state_changing_forms(user):
         data = form if token is None else {**form, "csrf": token}
         response = client.post(path.format(key=key.id), data=data)
         assert response.status_code == 400, path
         assert "表单可能已过期" in response.get_data(as_text=True)
     assert (ApiKey.select().count(), Account.select().count(), Price.select().count(),
-            models.LedgerEntry.select().count()) == before
+            LedgerEntry.select().count()) == before
     assert ApiKey.get_by_id(key.id).label == "mine" and not ApiKey.get_by_id(key.id).revoked
     assert client.get("/keys").status_code == 200  # still signed in

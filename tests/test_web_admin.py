@@ -5,10 +5,11 @@ import re
 import pytest
 
 import models
-from conftest import PRICE, expected_cost
+import money
+from helpers import PRICE, expected_cost
 from models import Account, ApiKey, LedgerEntry, Price
-from test_web import PASSWORD, page, post_form, sign_in
-from test_web_keys import served
+from helpers import PASSWORD, page, post_form, sign_in
+from helpers import served
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def test_a_user_who_is_not_an_admin_gets_403_everywhere_and_changes_nothing(clie
         assert response.status_code == 403, (method, path)
         assert "你没有权限访问此页面" in response.get_data(as_text=True)
     assert Account.get_or_none(Account.name == "eve") is None
-    assert models.Account.get_by_id(alice.id).balance == models.parse_yuan("10")
+    assert models.Account.get_by_id(alice.id).balance == money.parse_yuan("10")
     assert Price.get().output == PRICE["output"]
     assert "账户管理" not in page(client, "/keys")
 
@@ -60,7 +61,7 @@ def test_a_visitor_is_sent_to_sign_in(client, alice):
 
 def test_the_accounts_list_shows_balances_held_amounts_and_keys(client, boss, alice):
     key, _ = ApiKey.issue(alice)
-    models.hold(key, 2_500_000, "req_open", "deepseek", "deepseek-flash", False)
+    money.hold(key, 2_500_000, "req_open", "deepseek", "deepseek-flash", False)
     html = page(client, "/admin")
     row = re.search(r'>alice</a></td>(.*?)</tr>', html, re.S).group(1)
     assert re.findall(r'data-label="[^"]+">([^<]*)</td>', row)[:4] == ["用户", "7.500000", "2.500000", "1"]
@@ -120,7 +121,7 @@ def test_an_admin_sees_any_accounts_keys_and_usage_but_no_secret(client, boss, a
     served(key, expected_cost(completion=13))
     html = page(client, f"/admin/accounts/{alice.id}")
     assert "alice-laptop" in html and f"{key.prefix}…" in html
-    assert f'class="cost">{models.yuan(expected_cost(completion=13))}<' in html
+    assert f'class="cost">{money.yuan(expected_cost(completion=13))}<' in html
     assert token not in html and key.digest not in html and "scrypt:" not in html
     assert f"/keys/{key.id}/revoke" not in html  # read-only: only the owner manages keys
     assert client.get("/admin/accounts/999999").status_code == 404

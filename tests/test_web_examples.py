@@ -10,8 +10,8 @@ import time
 import pytest
 import requests
 
-import web
-from conftest import expected_cost, sse_data
+from web import docs
+from helpers import expected_cost, sse_data
 
 ANSWER = "你好，世界！Hello 🌍\n"
 NODE = ["node", "--input-type=module", "-e"]
@@ -32,8 +32,8 @@ def test_each_example_on_the_page_runs_as_printed_with_a_key_put_in(server, bank
         pytest.skip("node is not installed")
     account = bank.account("10")
     code = page_examples(server)[example]
-    assert server.url + "/v1" in code and web.KEY_PLACEHOLDER in code
-    result = subprocess.run(RUNNERS[example] + [code.replace(web.KEY_PLACEHOLDER, bank.key(account))],
+    assert server.url + "/v1" in code and docs.KEY_PLACEHOLDER in code
+    result = subprocess.run(RUNNERS[example] + [code.replace(docs.KEY_PLACEHOLDER, bank.key(account))],
                             capture_output=True, text=True, timeout=60, env=dict(os.environ))
     assert result.returncode == 0, result.stderr
     if example == "curl":

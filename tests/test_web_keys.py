@@ -5,12 +5,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-import models
-import web_keys
-from billing import Usage
-from conftest import MODEL, chat, expected_cost, headers
-from models import ApiKey, RequestLog
-from test_web import PASSWORD, page, post_form, sign_in
+import money
+from web import keys, queries
+from helpers import MODEL, chat, expected_cost, headers
+from models import ApiKey
+from helpers import PASSWORD, page, post_form, served, sign_in
 
 KEY_PATTERN = re.compile(r"sk-qc-[A-Za-z0-9_-]{32,}")
 
@@ -26,15 +25,6 @@ def signed_in(client, alice):
     return client
 
 
-def served(key, cost, created=None, completion=13):
-    """A settled request of `key` as the gateway would log it."""
-    row = models.hold(key, cost, f"req_{time.monotonic_ns()}", "deepseek", MODEL, True)
-    models.settle(row, Usage(prompt=12, cached=4, completion=completion), cost, 200)
-    if created is not None:
-        RequestLog.update(created=created, finished=created + 1.5).where(RequestLog.id == row.id).execute()
-    return row
-
-
 # --- who may see the page -----------------------------------------------------------------------
 
 def test_the_key_page_needs_a_signed_in_user(client, alice):
@@ -46,7 +36,7 @@ def test_the_key_page_needs_a_signed_in_user(client, alice):
 
 def test_the_page_shows_balance_and_the_amount_held_by_requests_in_flight(signed_in, alice):
     key, _ = ApiKey.issue(alice)
-    models.hold(key, 1_250_000, "req_in_flight", "deepseek", MODEL, True)
+    money.hold(key, 1_250_000, "req_in_flight", "deepseek", MODEL, True)
     html = page(signed_in, "/keys")
     assert re.search(r'id="balance">8.750000<', html) and re.search(r'id="held">1.250000<', html)
     assert "进行中" in html
@@ -158,15 +148,15 @@ def test_recent_requests_show_tokens_cost_status_and_duration(signed_in, alice):
     row = re.search(r'id="requests">.*?<tbody>(.*?)</tbody>', html, re.S).group(1)
     assert f"{key.prefix}…" in row and "deepseek / <code>deepseek-flash</code>" in row
     assert "12 (4)" in row and ">13<" in row and "1.50 s" in row
-    assert f'class="cost">{models.yuan(expected_cost(completion=13))}<' in row
+    assert f'class="cost">{money.yuan(expected_cost(completion=13))}<' in row
     assert '<span class="status s2xx">200</span>' in row
 
 
 def test_requests_in_flight_and_released_holds_are_marked(signed_in, alice):
     key, _ = ApiKey.issue(alice)
-    models.hold(key, 1_000, "req_stale", "deepseek", MODEL, True)
-    models.release_stale_holds(time.time() + 1)
-    models.hold(key, 1_000, "req_open", "deepseek", MODEL, True)
+    money.hold(key, 1_000, "req_stale", "deepseek", MODEL, True)
+    money.release_stale_holds(time.time() + 1)
+    money.hold(key, 1_000, "req_open", "deepseek", MODEL, True)
     statuses = re.findall(r'<span class="badge[^"]*">([^<]+)</span>\s*</td>', page(signed_in, "/keys"))
     assert statuses[-2:] == ["进行中", "已释放"]
 
@@ -174,12 +164,12 @@ def test_requests_in_flight_and_released_holds_are_marked(signed_in, alice):
 def test_requests_come_newest_first_twenty_to_a_page(signed_in, alice):
     key, _ = ApiKey.issue(alice)
     start = time.time() - 3600
-    for n in range(web_keys.PER_PAGE + 5):
+    for n in range(keys.PER_PAGE + 5):
         served(key, n + 1, created=start + n)
     first, second = page(signed_in, "/keys"), page(signed_in, "/keys?page=2")
     costs = lambda html: re.findall(r'class="cost">([\d.]+)<', html)  # noqa: E731
-    assert costs(first) == [models.yuan(n) for n in range(25, 5, -1)]
-    assert costs(second) == [models.yuan(n) for n in range(5, 0, -1)]
+    assert costs(first) == [money.yuan(n) for n in range(25, 5, -1)]
+    assert costs(second) == [money.yuan(n) for n in range(5, 0, -1)]
     assert "第 1 / 2 页" in first and 'href="/keys?page=2"' in first and 'href="/keys?page=1"' in second
     assert costs(page(signed_in, "/keys?page=9")) == []
     assert costs(page(signed_in, "/keys?page=x")) == costs(first)
@@ -192,7 +182,7 @@ def test_daily_usage_sums_cost_and_tokens_per_utc_day(alice):
     served(key, 200, created=today + 20, completion=3)
     served(key, 50, created=today - 2 * 86400 + 5)
     served(key, 999, created=today - 40 * 86400)
-    days = models.daily_usage(alice.id, 30)
+    days = queries.daily_usage(alice.id, 30)
     assert len(days) == 30 and days[-1] == (today, 300, 25 + 15)
     assert days[-3] == (today - 2 * 86400, 50, 25)
     assert sum(cost for _, cost, _ in days) == 350

@@ -1,30 +1,25 @@
 """The key page `/keys` (sign-in required): an account's balance, its keys — create, edit,
 revoke — and its usage. An id that is not one of the signed-in account's keys answers 404."""
 import logging
-import re
-from datetime import datetime, timezone
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-import models
-import web_auth
-from i18n import t
+import money
+import validation
 from models import ApiKey
-from web_auth import current_account
+from web import auth, queries
+from web.auth import current_account
+from web.forms import moment, page_number, whole_number
+from web.i18n import t
 
 log = logging.getLogger("qingcheng")
 keys = Blueprint("keys", __name__)
-keys.before_request(web_auth.require_sign_in)
+keys.before_request(auth.require_sign_in)
 
 PER_PAGE = 20
 CHART_DAYS = 30
 CHART_WIDTH, CHART_HEIGHT = 300, 100  # the SVG's viewBox; CSS stretches it to the page
 LIMITS = ("rpm", "tpm", "concurrency")
-WHOLE_NUMBER = re.compile(r"^[0-9]{1,9}$")
-
-
-class FormError(ValueError):
-    """A form field that cannot be taken; the message says which one and why."""
 
 
 @keys.get("/keys")
@@ -55,63 +50,32 @@ def save(key_id):
 
 @keys.post("/keys/<int:key_id>/revoke")
 def revoke(key_id):
-    """The key stops working at once on every worker: each request looks its key up afresh."""
+    """The key stops working at once, on every worker."""
     key = own_key(key_id)
-    ApiKey.update(revoked=True).where(ApiKey.id == key.id).execute()
+    ApiKey.revoke(key.id)
     log.info("web: account %s revoked key %s", current_account().name, key.prefix)
     flash(t("key_revoked", prefix=key.prefix), "success")
     return redirect(url_for(".index"), 303)
 
 
 def own_key(key_id):
-    return models.account_key(current_account().id, key_id) or abort(404)
+    return queries.account_key(current_account().id, key_id) or abort(404)
 
 
 def key_fields(form):
     """The label, limits and expiry that a key form sets."""
     fields = {name: whole_number(form.get(name, ""), t(name)) for name in LIMITS}
-    return dict(fields, label=form.get("label", "").strip()[:100], expires=expiry(form.get("expires", "")))
-
-
-def whole_number(text, field, required=False):
-    """A positive integer, or None for a blank that is not `required`."""
-    text = text.strip()
-    if not text and not required:
-        return None
-    if not WHOLE_NUMBER.match(text) or int(text) < 1:
-        raise FormError(t("invalid_number", field=field))
-    return int(text)
-
-
-def expiry(text):
-    """A unix time from an ISO date and time, taken as UTC unless it names its offset."""
-    if not text.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise FormError(t("invalid_expiry")) from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
-
-
-@keys.app_template_filter("datetime_local")
-def datetime_local(timestamp):
-    """A unix time as the value of an `<input type="datetime-local">`, in UTC."""
-    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%dT%H:%M") if timestamp else ""
-
-
-def page_number():
-    return max(1, request.args.get("page", 1, type=int))
+    return dict(fields, label=form.get("label", "").strip()[:100], expires=moment(form.get("expires", "")))
 
 
 def account_view(owner, page):
     """What the key page shows of an account: balance, keys, a 30-day chart, a page of requests."""
-    days = models.daily_usage(owner.id, CHART_DAYS)
-    requests, pages = models.usage_page(owner.id, page, PER_PAGE)
+    days = queries.daily_usage(owner.id, CHART_DAYS)
+    requests, pages = queries.usage_page(owner.id, page, PER_PAGE)
     costs, tokens = [cost for _, cost, _ in days], [used for *_, used in days]
-    return dict(owner=owner, keys=models.keys_of(owner.id), requests=requests, page=page, pages=pages,
+    return dict(owner=owner, keys=queries.keys_of(owner.id), requests=requests, page=page, pages=pages,
                 spent=sum(costs), tokens=sum(tokens),
-                charts=[bar_chart(t("chart_cost"), days, costs, models.yuan),
+                charts=[bar_chart(t("chart_cost"), days, costs, money.yuan),
                         bar_chart(t("chart_tokens"), days, tokens, "{:,}".format)])
 
 
@@ -130,4 +94,4 @@ def bar_chart(title, days, values, show):
 
 
 def day_label(timestamp):
-    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%m-%d")
+    return validation.utc(timestamp, "%m-%d")

@@ -1,4 +1,4 @@
-"""Server-sent events read as bytes: split on line ends, never decoded as a whole (FIELD-NOTES §4)."""
+"""Server-sent events read as bytes: split on line ends, never decoded as a whole (docs/streaming.md)."""
 
 
 def split_events(chunks):

@@ -1,6 +1,6 @@
 """Calling an upstream and relaying its answer: timeouts, deadlines, SSE keep-alives, cleanup.
 
-`requests`' read timeout is the longest silence between bytes, not a total (FIELD-NOTES §4), so
+`requests`' read timeout is the longest silence between bytes, not a total (docs/streaming.md), so
 every call also has a total deadline, checked as bytes arrive.
 """
 import functools
@@ -24,10 +24,12 @@ _END = object()
 
 @dataclass(frozen=True)
 class Timeouts:
-    connect: float = 5.0
-    read: float = 120.0
-    total: float = 600.0
-    keepalive: float = 10.0
+    """Seconds (defaults: gateway.config_from_env): to connect; of silence between bytes; for the
+    whole call; of upstream silence before a `: keep-alive` goes to the client."""
+    connect: float
+    read: float
+    total: float
+    keepalive: float
 
 
 def new_session():

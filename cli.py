@@ -7,7 +7,9 @@ import click
 from flask.cli import AppGroup
 
 import money
+import price_list
 import validation
+from database import db
 from models import Account, ApiKey, IntegrityError, Price, create_tables
 from providers import PROVIDERS
 
@@ -120,15 +122,40 @@ def revoke_key(prefix):
 @click.option("--input", "input_", type=YUAN, required=True, help="元 per million cache-miss input tokens.")
 @click.option("--cached-input", type=YUAN, required=True, help="元 per million cache-hit input tokens.")
 @click.option("--output", type=YUAN, required=True, help="元 per million output tokens.")
-@click.option("--max-output", type=click.IntRange(1), default=8192, show_default=True,
-              help="The model's largest max_tokens; sent upstream when the caller sends none.")
-def set_price(provider, model, input_, cached_input, output, max_output):
+@click.option("--cache-write", type=YUAN, help="元 per million input tokens written to the cache "
+                                               "(default: the cache-miss price).")
+@click.option("--max-output", type=click.IntRange(1), default=price_list.DEFAULT_MAX_OUTPUT,
+              show_default=True, help="The model's largest max_tokens; sent upstream when the "
+                                      "caller sends none.")
+def set_price(provider, model, input_, cached_input, output, cache_write, max_output):
     """Set a model's price in 元 per million tokens."""
     if provider not in PROVIDERS:
         raise click.ClickException(f"unknown provider {provider!r}; known: {', '.join(PROVIDERS)}")
     Price.set(provider, model, input=input_, cached_input=cached_input, output=output,
-                     max_output=max_output)
+              cache_write=cache_write, max_output=max_output)
     click.echo(f"price of {provider}/{model} set")
+
+
+@prices.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def import_prices(file):
+    """Set the prices a TOML price list names; nothing changes if any entry is wrong."""
+    with open(file, encoding="utf-8") as source:
+        try:
+            entries = price_list.parse(source.read(), PROVIDERS)
+        except (price_list.PriceListError, UnicodeError) as error:
+            raise click.ClickException(f"{file}: nothing imported:\n{error}") from None
+    with db.atomic():
+        for entry in entries:
+            Price.set(**entry)
+    click.echo(f"{len(entries)} prices imported from {file}")
+
+
+@prices.command("export")
+def export_prices():
+    """Print every price as a TOML price list, which `prices import` reads back."""
+    prices = Price.select().order_by(Price.provider, Price.model)
+    click.echo(price_list.dumps(prices, price_list.HEADER), nl=False)
 
 
 @ledger.command("check")

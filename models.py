@@ -8,6 +8,7 @@ from peewee import (  # noqa: F401 (IntegrityError: for callers catching a dupli
     BigIntegerField, BooleanField, CharField, DoubleField, ForeignKeyField, IntegerField,
     IntegrityError, Model, TextField,
 )
+from playhouse.migrate import SchemaMigrator, migrate
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from database import Statement, db, is_postgres
@@ -93,17 +94,22 @@ class ApiKey(BaseModel):
 
 
 class Price(BaseModel):
-    """Per (provider, model), in micro-yuan per million tokens."""
+    """Per (provider, model), in micro-yuan per million tokens: cache-miss input, cache-hit
+    input, cache-write input (None: the miss price) and output."""
     provider = CharField()
     model = CharField()
     input = BigIntegerField()
     cached_input = BigIntegerField()
     output = BigIntegerField()
     max_output = IntegerField()
+    cache_write = BigIntegerField(null=True)
 
     class Meta:
         indexes = ((("provider", "model"), True),)
 
+    @property
+    def write_price(self):
+        return self.input if self.cache_write is None else self.cache_write
 
     @classmethod
     def of(cls, provider, model):
@@ -183,13 +189,27 @@ class SignInFailure(BaseModel):
 
 
 TABLES = [Account, ApiKey, Price, RequestLog, LedgerEntry, Setting, WebSession, SignInFailure]
+# Columns added to a table after its first release: a database made before them gets them at
+# start-up (and by `init-db`), so upgrading the code is all an operator does.
+ADDED_COLUMNS = ((Price, "cache_write"),)
 
 
 def create_tables():
+    """Create the tables a database lacks, and the columns its tables lack; one process at a
+    time (SQLite's transactions take the write lock at once, PostgreSQL takes an advisory lock)."""
     with db.atomic():
         if is_postgres():  # concurrent CREATE TABLE IF NOT EXISTS races on PostgreSQL's catalog
             db.execute_sql("SELECT pg_advisory_xact_lock(7351)")
         db.create_tables(TABLES, safe=True)
+        add_missing_columns()
+
+
+def add_missing_columns():
+    migrator = SchemaMigrator.from_database(db.obj)
+    for model, name in ADDED_COLUMNS:
+        table = model._meta.table_name
+        if name not in {column.name for column in db.get_columns(table)}:
+            migrate(migrator.add_column(table, name, model._meta.fields[name]))
 
 
 def setting(name, make_value):
@@ -205,5 +225,5 @@ def setting(name, make_value):
 LOOKUP_KEY = Statement.select("apikey", ("id", "account_id", "prefix", "label", "rpm", "tpm",
                                          "concurrency", "expires", "revoked", "created", "last_used"),
                               "digest = ?")
-PRICE_OF = Statement.select("price", ("input", "cached_input", "output", "max_output"),
-                            "provider = ? AND model = ?")
+PRICE_OF = Statement.select("price", ("input", "cached_input", "output", "max_output",
+                                      "cache_write"), "provider = ? AND model = ?")

@@ -1,15 +1,25 @@
-"""A fake DeepSeek for the tests: a real HTTP server process on a loopback port.
+"""A fake OpenAI-style upstream for the tests: a real HTTP server process on a loopback port.
 
-It speaks DeepSeek's wire format (docs/providers.md): `: keep-alive` comments, usage on the last
-content chunk, `data: [DONE]`, OpenAI-shaped error bodies. A request steers it with a `fake`
-object in its body, which the gateway passes through like any unknown field:
+By default it speaks DeepSeek's wire format (docs/providers.md): `: keep-alive` comments, usage on
+the last content chunk, `data: [DONE]`, OpenAI-shaped error bodies. It answers
+`POST <any base path>/chat/completions`, so every OpenAI-style vendor can be pointed at it with
+its own base path. A request steers it with a `fake` object in its body, which the gateway passes
+through like any unknown field:
 
     {"fake": {"chunks": 5, "interval": 0.01, "delay": 0, "status": 200, "retry_after": "3",
               "reset_after": null, "stall": 0, "keepalives": 0, "usage": {...} or null,
-              "usage_chunk": false, "text": "..."}}
+              "usage_chunk": false, "usage_in_choice": false, "text": "...", "reasoning": "...",
+              "error_body": <any JSON>, "record": false}}
 
-GET /_stats reports what it saw; POST /_reset forgets it. Run: python fake_upstream.py API_KEY
-(prints the port it listens on).
+The vendors' quirks: `usage_chunk` sends usage in a chunk of its own (`"choices": []`) when the
+request asked for it (OpenAI, Qwen, Doubao); `usage_in_choice` puts the last chunk's usage inside
+its choice (Moonshot); a request whose `stream_options` has `chunk_include_usage` gets the usage
+so far on every chunk (Doubao); `reasoning` streams `reasoning_content` deltas before the answer;
+`error_body` is sent as the error body instead of OpenAI's envelope (with `status`), after
+`keepalives` blank lines, like a whole answer.
+
+GET /_stats reports what it saw (`record` keeps the bytes of each stream it sent); POST /_reset
+forgets it. Run: python fake_upstream.py API_KEY (prints the port it listens on).
 """
 import json
 import sys
@@ -28,7 +38,9 @@ class Stats:
     def reset(self):
         self.requests = 0
         self.bodies = []
+        self.paths = []
         self.authorizations = []
+        self.streams = []
         self.open_streams = 0
         self.closed_by_client = 0
         self.completed_streams = 0
@@ -41,11 +53,19 @@ class Stats:
     def as_dict(self):
         with self.lock:
             return {name: getattr(self, name) for name in (
-                "requests", "bodies", "authorizations", "open_streams", "closed_by_client",
-                "completed_streams")}
+                "requests", "bodies", "paths", "authorizations", "streams", "open_streams",
+                "closed_by_client", "completed_streams")}
 
 
 STATS = Stats()
+
+
+def usage_so_far(usage, done, total):
+    """Doubao's cumulative usage after `done` of `total` chunks: the whole prompt, a share of the
+    completion."""
+    completion = usage["completion_tokens"] * done // total
+    return {**usage, "completion_tokens": completion,
+            "total_tokens": usage["prompt_tokens"] + completion}
 
 
 def default_usage(fake, completion_tokens):
@@ -57,6 +77,7 @@ def default_usage(fake, completion_tokens):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     api_key = ""
+    sent = None  # the bytes of the stream being sent, when asked to record them
 
     def log_message(self, *args):
         pass
@@ -73,9 +94,12 @@ class Handler(BaseHTTPRequestHandler):
             with STATS.lock:
                 STATS.reset()
             return self.send_json(200, {})
+        if not self.path.endswith("/chat/completions"):
+            return self.send_json(404, {"error": {"message": f"no route {self.path}"}})
         with STATS.lock:
             STATS.requests += 1
             STATS.bodies.append(body)
+            STATS.paths.append(self.path)
             STATS.authorizations.append(self.headers.get("Authorization"))
         fake = body.get("fake") or {}
         time.sleep(fake.get("delay", 0))
@@ -86,10 +110,11 @@ class Handler(BaseHTTPRequestHandler):
         status = fake.get("status", 200)
         if status != 200:
             headers = {"Retry-After": fake["retry_after"]} if "retry_after" in fake else {}
-            return self.send_json(status, {"error": {
+            error = fake.get("error_body", {"error": {
                 "message": fake.get("message", f"fake upstream error {status}"),
                 "type": "invalid_request_error", "param": None,
-                "code": fake.get("code", "invalid_request_error")}}, headers)
+                "code": fake.get("code", "invalid_request_error")}})
+            return self.send_json(status, error, headers, padding=fake.get("keepalives", 0))
         if body.get("stream"):
             return self.stream(body, fake)
         self.complete(body, fake)
@@ -99,7 +124,9 @@ class Handler(BaseHTTPRequestHandler):
         answer = {"id": "fake-1", "object": "chat.completion", "created": int(time.time()),
                   "model": body.get("model"), "choices": [{
                       "index": 0, "finish_reason": "stop", "logprobs": None,
-                      "message": {"role": "assistant", "content": "".join(pieces)}}],
+                      "message": {"role": "assistant", "content": "".join(pieces),
+                                  **({"reasoning_content": fake["reasoning"]}
+                                     if "reasoning" in fake else {})}}],
                   "usage": default_usage(fake, len(pieces)), "system_fingerprint": "fp_fake"}
         if fake.get("usage", "") is None:
             answer.pop("usage")
@@ -119,6 +146,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         STATS.add(open_streams=1)
+        self.sent = [] if fake.get("record") else None
         try:
             self.events(body, fake, pieces)
             STATS.add(completed_streams=1)
@@ -126,28 +154,39 @@ class Handler(BaseHTTPRequestHandler):
             STATS.add(closed_by_client=1)
         finally:
             STATS.add(open_streams=-1)
+            if self.sent is not None:
+                with STATS.lock:
+                    STATS.streams.append(b"".join(self.sent).decode())
 
     def events(self, body, fake, pieces):
         for _ in range(fake.get("keepalives", 0)):
             self.chunk(b": keep-alive\n\n")
         usage = default_usage(fake, len(pieces))
-        separate = fake.get("usage_chunk") and (body.get("stream_options") or {}).get("include_usage")
+        options = body.get("stream_options") or {}
+        separate = fake.get("usage_chunk") and options.get("include_usage")
         base = {"id": "fake-1", "object": "chat.completion.chunk", "created": int(time.time()),
                 "model": body.get("model")}
+        deltas = [{"reasoning_content": piece} for piece in fake.get("reasoning", "")]
+        deltas += [{"content": piece} for piece in pieces]
         self.event({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
                                          "logprobs": None, "finish_reason": None}], "usage": None})
-        for index, piece in enumerate(pieces):
+        for index, delta in enumerate(deltas):
             if fake.get("reset_after") == index:
                 self.connection.shutdown(2)  # an abrupt end, mid-stream
                 raise ConnectionResetError
-            if index == len(pieces) // 2:
+            if index == len(deltas) // 2:
                 time.sleep(fake.get("stall", 0))
             time.sleep(fake.get("interval", 0))
-            last = index == len(pieces) - 1
-            self.event({**base, "choices": [{
-                "index": 0, "delta": {"content": piece}, "logprobs": None,
-                "finish_reason": "stop" if last else None}],
-                "usage": usage if last and not separate else None})
+            last = index == len(deltas) - 1
+            choice = {"index": 0, "delta": delta, "logprobs": None,
+                      "finish_reason": "stop" if last else None}
+            chunk_usage = usage if last and not separate else None
+            if options.get("chunk_include_usage"):
+                chunk_usage = usage_so_far(usage, index + 1, len(deltas))
+            if chunk_usage and fake.get("usage_in_choice"):
+                self.event({**base, "choices": [{**choice, "usage": chunk_usage}]})
+            else:
+                self.event({**base, "choices": [choice], "usage": chunk_usage})
         if separate:
             self.event({**base, "choices": [], "usage": usage})
         self.chunk(b"data: [DONE]\n\n")
@@ -164,9 +203,11 @@ class Handler(BaseHTTPRequestHandler):
     def chunk(self, data):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
+        if self.sent is not None:
+            self.sent.append(data)
 
-    def send_json(self, status, data, headers=None):
-        payload = json.dumps(data, ensure_ascii=False).encode()
+    def send_json(self, status, data, headers=None, padding=0):
+        payload = b"\n\n" * padding + json.dumps(data, ensure_ascii=False).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))

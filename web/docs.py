@@ -41,7 +41,13 @@ def index():
                      code=render_template(f"examples/{template}", **values))
                 for name, title, language, template in EXAMPLES]
     return render_template("docs.html", prices=prices, examples=examples, headers=REQUEST_HEADERS,
-                           parameters=BODY_PARAMETERS, errors=ERRORS, **values)
+                           parameters=BODY_PARAMETERS, errors=ERRORS, providers=by_provider(prices),
+                           **values)
+
+
+def by_provider(prices):
+    """[(provider, its first priced model)] in the registry's order: how to pick each one."""
+    return [(name, next(rows).model) for name, rows in groupby(prices, key=lambda p: p.provider)]
 
 
 def key_placeholder(account):

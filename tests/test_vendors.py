@@ -248,3 +248,20 @@ def test_models_lists_the_priced_models_of_every_configured_provider_only(app, c
     expected = sorted((vendor, model_of(vendor)) for vendor in OPENAI_STYLE
                       if vendor not in ("zhipu", "doubao")) + [("qwen", "qwen-flash")]
     assert sorted((m["owned_by"], m["id"]) for m in listed) == sorted(expected)
+
+
+# --- under gunicorn, configured from the environment ------------------------------------------
+
+@vendors
+def test_the_openai_sdk_streams_from_each_vendor_configured_by_its_environment(server, bank, upstream, vendor):
+    from openai import OpenAI
+    account = bank.account("10")
+    client = OpenAI(base_url=server.url + "/v1", api_key=bank.key(account), max_retries=0)
+    stream = client.chat.completions.create(
+        model=f"{vendor}/{model_of(vendor)}", messages=[{"role": "user", "content": "你好"}], stream=True,
+        extra_body={"fake": {"usage": USAGE[vendor], **STREAM_USAGE.get(vendor, {})}})
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert text == "你好，世界！Hello 🌍"
+    assert upstream.stats()["authorizations"] == [f"Bearer {UPSTREAM_KEY}"]
+    assert bank.charges(account) == [-COST]
+    bank.assert_consistent()

@@ -206,6 +206,16 @@ class GatewayServer:
             self.log.close()
 
 
+def wait_until_settled(account, timeout=5.0):
+    """The account's one request row, once settled (a stream settles after its client left)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        [row] = RequestLog.select().where(RequestLog.account == account.id)
+        if row.state == "settled" or time.monotonic() > deadline:
+            return row
+        time.sleep(0.05)
+
+
 def sse_data(text):
     """The `data:` payloads of an SSE body, in order (comments left out)."""
     return [line[len("data: "):] for line in text.split("\n") if line.startswith("data: ")]

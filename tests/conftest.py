@@ -57,9 +57,10 @@ def bank(app):
 
 
 @pytest.fixture(scope="module")
-def gunicorn_server(database, upstream_server, tmp_path_factory):
+def gunicorn_server(database, upstream_server, anthropic_server, tmp_path_factory):
     running = GatewayServer(database, upstream_server.url,
-                            log_path=tmp_path_factory.mktemp("gunicorn") / "gunicorn.log")
+                            log_path=tmp_path_factory.mktemp("gunicorn") / "gunicorn.log",
+                            ANTHROPIC_BASE_URL=anthropic_server.url, ANTHROPIC_API_KEY=UPSTREAM_KEY)
     yield running
     running.stop()
 
@@ -87,19 +88,10 @@ def claude(app, anthropic_server):
     return anthropic_server
 
 
-@pytest.fixture(scope="module")
-def claude_gunicorn(database, upstream_server, anthropic_server, tmp_path_factory):
-    running = GatewayServer(database, upstream_server.url,
-                            log_path=tmp_path_factory.mktemp("gunicorn") / "gunicorn.log",
-                            ANTHROPIC_BASE_URL=anthropic_server.url, ANTHROPIC_API_KEY=UPSTREAM_KEY)
-    yield running
-    running.stop()
-
-
 @pytest.fixture
-def claude_server(claude, claude_gunicorn):
-    """gunicorn (one per test module) with the fake Anthropic configured, on the app's database."""
-    return claude_gunicorn
+def claude_server(claude, gunicorn_server):
+    """gunicorn (one per test module), the fake Anthropic reset and Claude priced."""
+    return gunicorn_server
 
 
 @pytest.fixture

@@ -26,11 +26,10 @@ GET /_stats reports what it saw; POST /_reset forgets it. Run: python fake_anthr
 (prints the port it listens on).
 """
 import json
-import sys
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import fake_upstream
 
 DEFAULT_TEXT = "你好，世界！Hello 🌍"
 FIELDS = {"model", "messages", "max_tokens", "system", "metadata", "stop_sequences", "stream",
@@ -41,25 +40,17 @@ ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "
 TOOL_INPUT_PIECE = 5
 
 
-class Stats:
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.reset()
+class Stats(fake_upstream.Stats):
+    """fake_upstream's counts, and the headers each request came with."""
 
     def reset(self):
-        self.requests, self.bodies, self.headers = 0, [], []
-        self.open_streams = self.closed_by_client = self.completed_streams = 0
-
-    def add(self, **changes):
-        with self.lock:
-            for name, delta in changes.items():
-                setattr(self, name, getattr(self, name) + delta)
+        super().reset()
+        self.headers = []
 
     def as_dict(self):
         with self.lock:
-            return {name: getattr(self, name) for name in (
-                "requests", "bodies", "headers", "open_streams", "closed_by_client",
-                "completed_streams")}
+            headers = list(self.headers)
+        return {**super().as_dict(), "headers": headers}
 
 
 STATS = Stats()
@@ -74,12 +65,8 @@ class Refusal(Exception):
         self.kind = kind or ERROR_TYPES.get(status, "api_error")
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    api_key = ""
-
-    def log_message(self, *args):
-        pass
+class Handler(fake_upstream.Handler):
+    """fake_upstream's HTTP plumbing (chunked writes, JSON answers), Anthropic's wire format."""
 
     def do_GET(self):
         if self.path == "/_stats":
@@ -155,10 +142,6 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             STATS.add(open_streams=-1)
 
-    def chunk(self, data):
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
-
     def send_error_body(self, refusal, retry_after=None):
         headers = {"request-id": "req_" + uuid.uuid4().hex[:24]}
         if retry_after:
@@ -166,17 +149,6 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(refusal.status, {"type": "error", "error": {
             "type": refusal.kind, "message": refusal.message},
             "request_id": headers["request-id"]}, headers)
-
-    def send_json(self, status, data, headers=None):
-        payload = dumps(data)
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
 
 def check_body(body):
     """400 for what the Messages API refuses and a careless translation would send."""
@@ -319,14 +291,5 @@ def dumps(data):
     return json.dumps(data, ensure_ascii=False).encode()
 
 
-def main():
-    Handler.api_key = sys.argv[1]
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.request_queue_size = 1024
-    print(server.server_address[1], flush=True)
-    server.serve_forever()
-
-
 if __name__ == "__main__":
-    main()
+    fake_upstream.main(Handler)

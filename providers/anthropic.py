@@ -51,19 +51,10 @@ def messages_request(body, stream):
     if body.get("n", 1) != 1:
         raise bad_request("Anthropic answers with one choice: 'n' must be 1.", "n")
     system, messages = _conversation(body["messages"])
-    sent = {"model": body["model"], "max_tokens": _max_tokens(body), "messages": messages}
+    sent = {"model": body["model"], "max_tokens": _max_tokens(body), "messages": messages,
+            **_sampling(body)}
     if system:
         sent["system"] = system
-    thinking = body.get("thinking")
-    if isinstance(thinking, dict):
-        sent["thinking"] = thinking
-    if not (isinstance(thinking, dict) and thinking.get("type") in THINKING_ON):
-        # While Claude thinks it takes no sampling temperature (nor top_k): leave them out.
-        sent["temperature"] = min(body.get("temperature", 1), 1)
-        if "top_k" in body:
-            sent["top_k"] = body["top_k"]
-    if "top_p" in body:
-        sent["top_p"] = body["top_p"]
     if "stop" in body:
         sent["stop_sequences"] = _stop_sequences(body["stop"])
     user = body.get("user") or body.get("safety_identifier")
@@ -77,6 +68,20 @@ def messages_request(body, stream):
     if stream:
         sent["stream"] = True
     return sent
+
+
+def _sampling(body):
+    """`thinking`, `top_p` and `top_k` as they are (Anthropic's names), the temperature brought
+    into Anthropic's 0–1. While Claude thinks it takes neither a temperature nor top_k."""
+    sampling = {name: body[name] for name in ("top_p", "top_k") if name in body}
+    thinking = body.get("thinking")
+    if isinstance(thinking, dict):
+        sampling["thinking"] = thinking
+    if isinstance(thinking, dict) and thinking.get("type") in THINKING_ON:
+        sampling.pop("top_k", None)
+    else:
+        sampling["temperature"] = min(body.get("temperature", 1), 1)
+    return sampling
 
 
 def _max_tokens(body):

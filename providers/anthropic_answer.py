@@ -162,7 +162,7 @@ class ChunkStream:
             self.counts.update((name, value) for name, value in counts.items() if value is not None)
         usage = read_usage(self.counts)
         stop_reason = delta.get("stop_reason") if isinstance(delta, dict) else None
-        raw = self._chunk({}, finish_reason(stop_reason))
+        raw = self._chunk({}, _dumps(finish_reason(stop_reason)))
         if usage and self.wants_usage:
             raw += (b"data: " + self.head + b'"choices":[],"usage":'
                     + _dumps(openai_usage(usage)) + b"}\n\n")
@@ -171,9 +171,9 @@ class ChunkStream:
     def _content(self, delta):
         return StreamEvent(self._chunk(delta), content=True)
 
-    def _chunk(self, delta, finish=None):
+    def _chunk(self, delta, finish=b"null"):
         return (b"data: " + self.head + b'"choices":[{"index":0,"delta":' + _dumps(delta)
-                + b',"logprobs":null,"finish_reason":' + _dumps(finish) + b"}]}\n\n")
+                + b',"logprobs":null,"finish_reason":' + finish + b"}]}\n\n")
 
 
 def _chunk_head(message_id, model):
@@ -222,8 +222,11 @@ def _json_object(data):
     return value if isinstance(value, dict) else None
 
 
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # made once: cheaper
+
+
 def _dumps(value):
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return _encode(value).encode()
 
 
 def _string(value):

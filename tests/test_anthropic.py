@@ -1,5 +1,6 @@
 """Claude through POST /v1/chat/completions (Flask's test client), against the fake Anthropic
 process: what reaches Anthropic, what the caller gets back, and the exact charge."""
+import dataclasses
 import json
 
 import pytest
@@ -20,6 +21,11 @@ def post(client, body, token, provider="anthropic"):
     response.get_data()
     response.close()
     return response
+
+
+def give_anthropic_key(app, api_key):
+    upstreams = app.config["UPSTREAMS"]
+    upstreams["anthropic"] = dataclasses.replace(upstreams["anthropic"], api_key=api_key)
 
 
 def streamed(response):
@@ -225,11 +231,18 @@ def test_anthropic_errors_are_mapped_and_cost_nothing(client, bank, claude, fake
 
 
 def test_a_wrong_operator_key_is_a_502_not_the_callers_401(client, app, bank, claude):
-    upstream = app.config["UPSTREAMS"]["anthropic"]
-    app.config["UPSTREAMS"]["anthropic"] = upstream.__class__(upstream.provider, upstream.base_url, "sk-wrong")
+    give_anthropic_key(app, "sk-wrong")
     response = post(client, claude_chat(), bank.key())
     assert (response.status_code, response.get_json()["error"]["code"]) == (502, "upstream_error")
     assert response.headers["x-should-retry"] == "false"
+
+
+def test_without_an_anthropic_key_the_provider_is_not_configured(client, app, bank, claude):
+    give_anthropic_key(app, "")
+    response = post(client, claude_chat(), bank.key())
+    assert (response.status_code, response.get_json()["error"]["code"]) == (503, "provider_not_configured")
+    assert "ANTHROPIC_API_KEY" in response.get_json()["error"]["message"]
+    assert claude.stats()["requests"] == 0
 
 
 def test_an_error_event_mid_stream_ends_the_stream_and_charges_what_was_relayed(client, bank, claude):

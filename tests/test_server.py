@@ -9,8 +9,7 @@ import time
 import pytest
 import requests
 
-from helpers import ROOT, chat, expected_cost, headers, sse_data, sse_json
-from models import RequestLog
+from helpers import ROOT, chat, expected_cost, headers, sse_data, sse_json, wait_until_settled
 
 
 def readme_example(name):
@@ -149,11 +148,3 @@ def test_no_key_reaches_the_log(server, bank, upstream):
     assert "POST /v1/chat/completions" in log
     assert token not in log and "sk-upstream-operator-secret" not in log
 
-
-def wait_until_settled(account, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        [row] = RequestLog.select().where(RequestLog.account == account.id)
-        if row.state == "settled" or time.monotonic() > deadline:
-            return row
-        time.sleep(0.05)

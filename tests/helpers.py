@@ -40,11 +40,13 @@ def required(service):
 
 
 class FakeUpstream:
-    def __init__(self):
-        self.process = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fake_upstream.py"),
+    """A fake upstream process: `script` in tests/, its base URL ending in `path`."""
+
+    def __init__(self, script="fake_upstream.py", path="/v1"):
+        self.process = subprocess.Popen([sys.executable, str(ROOT / "tests" / script),
                                          UPSTREAM_KEY], stdout=subprocess.PIPE, text=True)
         self.port = int(self.process.stdout.readline())
-        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.url = f"http://127.0.0.1:{self.port}{path}"
 
     def stats(self):
         return requests.get(f"http://127.0.0.1:{self.port}/_stats", timeout=5).json()
@@ -145,6 +147,33 @@ def expected_cost(prompt=12, cached=4, completion=0, price=PRICE):
     return -(-total // 1_000_000)
 
 
+# --- Anthropic ----------------------------------------------------------------------------------
+
+CLAUDE = "claude-sonnet-5-5"
+CLAUDE_PRICE = dict(input=21_000_000, cached_input=2_100_000, output=105_000_000, max_output=4096)
+
+
+def fake_anthropic():
+    """The fake Anthropic Messages API (tests/fake_anthropic.py); its base URL ends before /v1."""
+    return FakeUpstream("fake_anthropic.py", path="")
+
+
+def claude_chat(content="你好", fake=None, **fields):
+    """A chat body for Claude; `fake` steers the fake Anthropic through the last message's text."""
+    messages = [{"role": "user", "content": content}]
+    if fake is not None:
+        messages.append({"role": "user", "content": json.dumps({"fake": fake})})
+    return {"model": CLAUDE, "messages": messages, **fields}
+
+
+def anthropic_cost(input_tokens=12, cache_read=0, cache_write=0, output=0, price=CLAUDE_PRICE):
+    """The exact charge for Anthropic's usage counts (`input_tokens` excludes the cache): reads at
+    the cached price, writes at the cache-write price (the miss price when the price has none)."""
+    total = (input_tokens * price["input"] + cache_read * price["cached_input"]
+             + cache_write * price.get("cache_write", price["input"]) + output * price["output"])
+    return -(-total // 1_000_000)
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -195,6 +224,16 @@ class GatewayServer:
             self.process.wait(5)
         if self.log_path:
             self.log.close()
+
+
+def wait_until_settled(account, timeout=5.0):
+    """The account's one request row, once settled (a stream settles after its client left)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        [row] = RequestLog.select().where(RequestLog.account == account.id)
+        if row.state == "settled" or time.monotonic() > deadline:
+            return row
+        time.sleep(0.05)
 
 
 def sse_data(text):

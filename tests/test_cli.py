@@ -210,8 +210,6 @@ def test_the_catalogue_prices_every_built_in_provider_with_its_date_sources_and_
         assert re.search(rf"^# .*\n(#.*\n)*\[{provider}\.", text, re.M), f"{provider} has no source note"
 
 
-@pytest.mark.skipif("anthropic" not in PROVIDERS, reason="the catalogue prices anthropic, registered "
-                                                          "by the Anthropic provider's own branch")
 def test_the_catalogue_imports_whole(cli):
     result = cli("prices", "import", str(CATALOGUE))
     assert result.exit_code == 0, result.output

@@ -9,9 +9,7 @@ import time
 import pytest
 import requests
 
-from helpers import ROOT, chat, expected_cost, headers, sse_data, sse_json
-from models import RequestLog
-from providers import PROVIDERS
+from helpers import ROOT, chat, expected_cost, headers, sse_data, sse_json, wait_until_settled
 
 
 def readme_example(name):
@@ -36,8 +34,6 @@ def test_readme_curl_example_streams_event_by_event(server, bank, upstream):
     assert bank.charges(account) == [-expected_cost(completion=13)]
 
 
-@pytest.mark.skipif("anthropic" not in PROVIDERS, reason="the catalogue prices anthropic, registered "
-                                                          "by the Anthropic provider's own branch")
 def test_readme_first_minute_loads_the_catalogue_and_makes_a_key(tmp_path):
     setup = readme_example("setup").replace("sqlite:///qingcheng.db", f"sqlite:///{tmp_path / 'first.db'}")
     script = setup + "flask --app gateway prices export\necho \"key: $QINGCHENG_API_KEY\"\n"
@@ -162,11 +158,3 @@ def test_no_key_reaches_the_log(server, bank, upstream):
     assert "POST /v1/chat/completions" in log
     assert token not in log and "sk-upstream-operator-secret" not in log
 
-
-def wait_until_settled(account, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        [row] = RequestLog.select().where(RequestLog.account == account.id)
-        if row.state == "settled" or time.monotonic() > deadline:
-            return row
-        time.sleep(0.05)

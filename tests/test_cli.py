@@ -161,7 +161,8 @@ BAD_ENTRIES = [
      '[openai."gpt-5"]: unknown field \'4\' (a model name with a dot in it must be quoted'),
     ('[qwen."m"]\ninput = 1\noutput = 1', '[qwen."m"]: missing cached_input'),
     ('[qwen."m"]\ninput = -1\ncached_input = 1\noutput = 1', '[qwen."m"]: input: an amount of 元 from 0'),
-    ('[qwen."m"]\ninput = 0.0000001\ncached_input = 1\noutput = 1', '[qwen."m"]: input: at most six decimals'),
+    ('[qwen."m"]\ninput = 0.0000001\ncached_input = 1\noutput = 1',
+     '[qwen."m"]: input: at most six decimals'),
     ('[qwen."m"]\ninput = "2"\ncached_input = 1\noutput = 1', '[qwen."m"]: input must be a number of 元'),
     ('[qwen."m"]\ninput = 1\ncached_input = 1\noutput = 1\nmax_output = 0', '[qwen."m"]: max_output must be'),
     ('[qwen."a b"]\ninput = 1\ncached_input = 1\noutput = 1', '[qwen."a b"]: a model name is'),
@@ -181,7 +182,8 @@ def test_prices_import_names_the_bad_entry_and_changes_nothing(cli, tmp_path, ba
 
 
 def test_prices_import_names_every_bad_entry_at_once(cli, tmp_path):
-    (tmp_path / "prices.toml").write_text(BAD_ENTRIES[1][0] + "\n\n" + BAD_ENTRIES[3][0].replace('"m"', '"n"'))
+    second = BAD_ENTRIES[3][0].replace('"m"', '"n"')
+    (tmp_path / "prices.toml").write_text(BAD_ENTRIES[1][0] + "\n\n" + second)
     output = cli("prices", "import", str(tmp_path / "prices.toml")).output
     assert '[qwen."m"]: unknown field' in output and '[qwen."n"]: missing cached_input' in output
 
@@ -190,7 +192,8 @@ def test_prices_export_is_what_import_reads_back(cli, tmp_path):
     (tmp_path / "prices.toml").write_text(PRICE_LIST)
     cli("prices", "import", str(tmp_path / "prices.toml"))
     exported = cli("prices", "export").stdout
-    assert '[qwen."qwen3-max"]\ninput = 2.5\ncached_input = 0.5\ncache_write = 3.125\noutput = 10\n' in exported
+    assert ('[qwen."qwen3-max"]\ninput = 2.5\ncached_input = 0.5\ncache_write = 3.125\noutput = 10\n'
+            in exported)
     before = prices_now()
     Price.delete().execute()
     (tmp_path / "exported.toml").write_text(exported)

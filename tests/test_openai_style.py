@@ -131,7 +131,8 @@ def test_a_stream_always_asks_for_usage_keeping_the_callers_stream_options():
     ("qwen", 400, {"error": {"message": "Access denied, please make sure your account is in good standing.",
                              "type": "Arrearage", "code": "Arrearage"}, "request_id": "b02e"},
      (502, "upstream_error")),
-    ("moonshot", 429, {"error": {"message": "Your account is suspended", "type": "exceeded_current_quota_error"}},
+    ("moonshot", 429, {"error": {"message": "Your account is suspended",
+                                 "type": "exceeded_current_quota_error"}},
      (502, "upstream_error")),
     ("zhipu", 429, {"error": {"code": "1113", "message": "余额不足或无可用资源包,请充值。"}}, (502, "upstream_error")),
     ("doubao", 403, {"error": {"code": "AccountOverdueError", "message": "overdue", "param": "",
@@ -168,7 +169,8 @@ def test_each_vendors_error_body_becomes_the_documented_error(provider, status, 
 @pytest.mark.parametrize("provider", ["siliconflow", "gemini", "zhipu"])
 def test_a_caller_error_keeps_the_vendors_message(provider):
     body = {"siliconflow": {"code": 20015, "message": "max_tokens too large", "data": None},
-            "gemini": [{"error": {"code": 400, "message": "max_tokens too large", "status": "INVALID_ARGUMENT"}}],
+            "gemini": [{"error": {"code": 400, "message": "max_tokens too large",
+                                  "status": "INVALID_ARGUMENT"}}],
             "zhipu": {"error": {"code": "1214", "message": "max_tokens too large"}}}[provider]
     assert error_of(provider, 400, body).message == "max_tokens too large"
 
@@ -183,5 +185,6 @@ def test_an_error_body_of_no_known_shape_still_gets_a_documented_error(provider,
 
 
 def test_blank_lines_before_an_error_body_are_ignored():
-    error = error_of("siliconflow", 400, b'\n\n\n{"code": 20012, "message": "Model does not exist.", "data": null}')
+    padded = b'\n\n\n{"code": 20012, "message": "Model does not exist.", "data": null}'
+    error = error_of("siliconflow", 400, padded)
     assert (error.code, error.message) == ("20012", "Model does not exist.")

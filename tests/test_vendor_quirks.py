@@ -94,7 +94,8 @@ def test_openai_cache_writes_pay_the_cache_write_price(client, bank, upstream):
     assert bank.charges(account) == [-285]
 
 
-def test_openai_cache_writes_pay_the_miss_price_when_the_model_has_no_cache_write_price(client, bank, upstream):
+def test_openai_cache_writes_pay_the_miss_price_when_the_model_has_no_cache_write_price(
+        client, bank, upstream):
     account = bank.account("10")
     post(client, "openai", "gpt-5.5", bank.key(account), fake={"usage": CACHE_WRITES})
     # 20 misses × 2 + 30 hits × 0.5 + 50 writes × 2 + 10 × 8 = 235 micro-yuan

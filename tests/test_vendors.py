@@ -102,7 +102,8 @@ def post(client, vendor, body, token, **headers):
 # --- answers and streams ----------------------------------------------------------------------
 
 @vendors
-def test_a_whole_answer_comes_back_as_the_vendor_sent_it_and_is_charged_exactly(client, bank, upstream, vendor):
+def test_a_whole_answer_comes_back_as_the_vendor_sent_it_and_is_charged_exactly(
+        client, bank, upstream, vendor):
     account = bank.account("10")
     fake = {"usage": USAGE[vendor], "keepalives": 2, "reasoning": "先想一想"}
     response = post(client, vendor, chat_with(vendor, fake=fake), bank.key(account))
@@ -132,7 +133,8 @@ def test_a_stream_reaches_the_caller_byte_for_byte_and_is_charged_exactly(client
 
 @vendors
 def test_reasoning_text_is_relayed_as_the_vendor_sent_it(client, bank, upstream, vendor):
-    body = chat_with(vendor, stream=True, fake={"reasoning": "先想一想", "chunks": 2, **STREAM_USAGE.get(vendor, {})})
+    fake = {"reasoning": "先想一想", "chunks": 2, **STREAM_USAGE.get(vendor, {})}
+    body = chat_with(vendor, stream=True, fake=fake)
     chunks = sse_json(post(client, vendor, body, bank.key()).get_data(as_text=True))
     deltas = [chunk["choices"][0]["delta"] for chunk in chunks if chunk["choices"]]
     assert "".join(d.get("reasoning_content", "") for d in deltas) == "先想一想"
@@ -152,7 +154,8 @@ def test_a_usage_chunk_the_caller_did_not_ask_for_is_withheld_yet_charged(client
 # --- what reaches the upstream ----------------------------------------------------------------
 
 @vendors
-def test_the_upstream_gets_its_path_the_operators_key_and_the_model_named_by_prefix(client, bank, upstream, vendor):
+def test_the_upstream_gets_its_path_the_operators_key_and_the_model_named_by_prefix(
+        client, bank, upstream, vendor):
     body = chat_with(vendor, model=f"{vendor}/{model_of(vendor)}", max_tokens=300, seed=7)
     response = client.post("/v1/chat/completions", json=body, headers={"X-API-Key": bank.key()})
     assert response.status_code == 200
@@ -167,7 +170,8 @@ def test_the_upstream_gets_its_path_the_operators_key_and_the_model_named_by_pre
 
 
 @vendors
-def test_the_cap_sent_upstream_is_the_models_max_output_when_the_caller_sent_none(client, bank, upstream, vendor):
+def test_the_cap_sent_upstream_is_the_models_max_output_when_the_caller_sent_none(
+        client, bank, upstream, vendor):
     post(client, vendor, chat_with(vendor), bank.key())
     [sent] = upstream.stats()["bodies"]
     assert sent[PROVIDERS[vendor].max_tokens_field] == PRICE["max_output"]
@@ -196,7 +200,8 @@ def test_a_bad_request_error_keeps_its_status_and_message(client, bank, upstream
 
 
 @vendors
-def test_the_vendors_out_of_balance_answer_is_the_operators_502_not_the_callers(client, bank, upstream, vendor):
+def test_the_vendors_out_of_balance_answer_is_the_operators_502_not_the_callers(
+        client, bank, upstream, vendor):
     account = bank.account("10")
     status, error_body = OUT_OF_BALANCE[vendor]
     response = post(client, vendor, chat_with(vendor, fake={"status": status, "error_body": error_body}),
@@ -253,7 +258,8 @@ def test_models_lists_the_priced_models_of_every_configured_provider_only(app, c
 # --- under gunicorn, configured from the environment ------------------------------------------
 
 @vendors
-def test_the_openai_sdk_streams_from_each_vendor_configured_by_its_environment(server, bank, upstream, vendor):
+def test_the_openai_sdk_streams_from_each_vendor_configured_by_its_environment(
+        server, bank, upstream, vendor):
     from openai import OpenAI
     account = bank.account("10")
     client = OpenAI(base_url=server.url + "/v1", api_key=bank.key(account), max_retries=0)

@@ -210,6 +210,8 @@ def test_passwords_are_stored_with_a_slow_kdf_and_never_logged(client, user, cap
 def state_changing_forms(user):
     """(path, form) of every POST the pages accept; `{key}` is a key of the signed-in admin."""
     return [("/signin", {"name": "alice", "password": PASSWORD}), ("/signout", {}),
+            ("/password", {"current_password": PASSWORD, "new_password": "a new password",
+                           "repeat_password": "a new password"}),
             ("/keys", {"label": "x"}), ("/keys/{key}", {"label": "renamed"}), ("/keys/{key}/revoke", {}),
             ("/admin", {"name": "eve", "password": PASSWORD, "balance": "1"}),
             (f"/admin/accounts/{user.id}", {"amount": "1", "note": "x"}),
@@ -231,4 +233,5 @@ def test_a_post_without_the_sessions_csrf_token_is_refused(client, user, admin, 
     assert (ApiKey.select().count(), Account.select().count(), Price.select().count(),
             LedgerEntry.select().count()) == before
     assert ApiKey.get_by_id(key.id).label == "mine" and not ApiKey.get_by_id(key.id).revoked
+    assert Account.get_by_id(admin.id).check_password(PASSWORD)
     assert client.get("/keys").status_code == 200  # still signed in

@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 import billing
 import chat_request
 import cli
+import cors
 import database
 import errors
 import limits
@@ -56,6 +57,7 @@ def create_app(config=None):
     app.after_request(finish_response)
     app.teardown_request(close_database)
     errors.register(app, page_error=web.error_page)
+    cors.register(app)
     cli.register(app)
     app.register_blueprint(api)
     web.register(app)
@@ -70,6 +72,7 @@ def config_from_env(environ):
         "REDIS_URL": environ.get("REDIS_URL") or None,
         "SECRET_KEY": environ.get("SECRET_KEY") or None,
         "MAX_CONTENT_LENGTH": int(environ.get("MAX_REQUEST_BYTES", 4 * 1024 * 1024)),
+        "CORS_ORIGINS": environ.get("CORS_ORIGINS", ""),
         "UPSTREAMS": upstreams_from_env(environ),
         "TIMEOUTS": relay.Timeouts(connect=number("UPSTREAM_CONNECT_TIMEOUT", 5),
                                    read=number("UPSTREAM_READ_TIMEOUT", 120),

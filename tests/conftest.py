@@ -7,11 +7,8 @@ import os
 
 import pytest
 
-import gateway
 from database import db
-from helpers import (PASSWORD, PRICE, MODEL, Bank, FakeUpstream, GatewayServer, app_config,
-                     empty_database)
-from models import Price
+from helpers import PASSWORD, Bank, FakeUpstream, GatewayServer, chromium, new_app
 
 
 @pytest.fixture(scope="session")
@@ -36,10 +33,8 @@ def database(tmp_path_factory):
 
 @pytest.fixture
 def app(database, upstream):
-    empty_database(database)
-    application = gateway.create_app(app_config(database, upstream.url))
+    application = new_app(database, upstream.url)
     db.connect(reuse_if_open=True)
-    Price.create(provider="deepseek", model=MODEL, **PRICE)
     yield application
     db.close()
 
@@ -52,6 +47,12 @@ def client(app):
 @pytest.fixture
 def bank(app):
     return Bank()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """End to end in headless Chromium (Debian's, driven by Playwright) against real gunicorn: an admin
 opens an account, its user makes a key, spends through the gateway, sees the cost and revokes it.
 Screenshots of every page at desktop and phone widths are saved in the test's temporary folder."""
-import os
 import re
 import time
 
@@ -11,29 +10,10 @@ import requests
 import models
 import money
 from web import auth
-from helpers import chat, expected_cost, headers, required, sse_data
+from helpers import DESKTOP, PHONE, chat, expected_cost, headers, sse_data
 from models import RequestLog
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 BOSS_PASSWORD, ALICE_PASSWORD = "boss-password-1", "alice-password-1"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    absent = required("Chromium driven by Playwright")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as error:
-        absent(f"the playwright package: {error}")
-    if not os.access(CHROMIUM, os.X_OK):
-        absent(f"{CHROMIUM} (Debian's chromium package)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 class Screens:

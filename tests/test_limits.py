@@ -3,9 +3,8 @@ import os
 
 import pytest
 
-import gateway
-from helpers import PRICE, app_config, chat, empty_database, headers, required
-from models import Price, RequestLog
+from helpers import chat, headers, new_app, required
+from models import RequestLog
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -23,11 +22,8 @@ def redis_or_skip():
 @pytest.fixture(params=["database", "redis"])
 def limited(request, database, upstream):
     """The app with each limiter: the database's, or Redis's."""
-    redis_url = redis_or_skip() if request.param == "redis" else None
-    empty_database(database)
-    app = gateway.create_app(app_config(database, upstream.url, REDIS_URL=redis_url))
-    Price.create(provider="deepseek", model="deepseek-flash", **PRICE)
-    return app
+    return new_app(database, upstream.url,
+                   REDIS_URL=redis_or_skip() if request.param == "redis" else None)
 
 
 @pytest.fixture
@@ -122,10 +118,7 @@ def test_a_request_refused_for_balance_does_not_use_the_rpm(send, bank, upstream
 
 
 def test_with_redis_unreachable_the_database_keeps_the_limits(database, upstream, bank):
-    empty_database(database)
-    app = gateway.create_app(app_config(database, upstream.url, REDIS_URL="redis://127.0.0.1:1/0"))
-    Price.create(provider="deepseek", model="deepseek-flash", **PRICE)
-    client = app.test_client()
+    client = new_app(database, upstream.url, REDIS_URL="redis://127.0.0.1:1/0").test_client()
     token = bank.key(rpm=2)
     statuses = [client.post("/v1/chat/completions", json=chat(), headers=headers(token)).status_code
                 for _ in range(3)]
@@ -136,9 +129,7 @@ def test_with_redis_unreachable_the_database_keeps_the_limits(database, upstream
 def test_redis_holds_the_counters_and_they_expire(database, upstream, bank):
     import redis
     url = redis_or_skip()
-    empty_database(database)
-    app = gateway.create_app(app_config(database, upstream.url, REDIS_URL=url))
-    Price.create(provider="deepseek", model="deepseek-flash", **PRICE)
+    app = new_app(database, upstream.url, REDIS_URL=url)
     token = bank.key(rpm=5, concurrency=2)
     client = app.test_client()
     for _ in range(2):

@@ -153,13 +153,20 @@ def authenticate():
 
 
 def read_body():
-    """The request body; 413 from Content-Length alone, before reading a byte of it."""
+    """The request body; 413 from Content-Length alone, before reading a byte of it, or, for a
+    chunked body, once it runs past the limit (the server ends a chunked body: README "The API")."""
     limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, "request_too_large",
-                       f"The request body is larger than {limit} bytes.",
-                       headers={"Connection": "close"})
-    return request.get_data()
+    too_large = ApiError(413, "request_too_large", f"The request body is larger than {limit} bytes.",
+                         headers={"Connection": "close"})
+    if request.content_length is not None:
+        if request.content_length > limit:
+            raise too_large
+        return request.get_data()
+    chunked = request.environ.get("wsgi.input_terminated")
+    body = request.environ["wsgi.input"].read(limit + 1) if chunked else b""
+    if len(body) > limit:
+        raise too_large
+    return body
 
 
 def route(chat):

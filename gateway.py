@@ -10,6 +10,7 @@ import secrets
 import time
 import uuid
 
+import click
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
 import billing
@@ -42,6 +43,7 @@ def create_app(config=None):
     app.config.from_mapping(config_from_env(os.environ))
     app.config.update(config or {})
     db.initialize(database.open_database(app.config["DATABASE_URL"], app.config["DATABASE_POOL_SIZE"]))
+    warn_when_no_provider(app.config["UPSTREAMS"])
     with db.connection_context():
         create_tables()
         bootstrap_admin()
@@ -83,8 +85,16 @@ def config_from_env(environ):
     }
 
 
+def warn_when_no_provider(upstreams):
+    """At a server's start; not under a `flask` command, whose shell need not hold the keys."""
+    if not configured(upstreams) and click.get_current_context(silent=True) is None:
+        log.warning("No provider is configured: every chat request will get 503 until one of %s "
+                    "is set.", ", ".join(f"{u.provider.env_prefix}_API_KEY" for u in upstreams.values()))
+
+
 def bootstrap_admin():
-    """On first start, an `admin` account with a random password, printed once to the log."""
+    """On first start (of the server, or of a `flask` command run before it), an `admin` account
+    with a random password, printed once on stderr: the server's log or that command's terminal."""
     if Account.select().where(Account.is_admin).exists():
         return
     password = secrets.token_urlsafe(12)
@@ -92,8 +102,9 @@ def bootstrap_admin():
         money.create_account("admin", is_admin=True, password=password)
     except IntegrityError:
         return  # another worker made it first
-    log.warning("Created the admin account 'admin' with password %s (shown once; change it).",
-                password)
+    log.warning("Created the admin account 'admin' with password %s. It is shown this once: sign "
+                "in at /signin and change it at /password, or set one with `flask --app gateway "
+                "accounts password admin`.", password)
 
 
 def open_request():

@@ -92,9 +92,9 @@ STRINGS = {
     "h_api_key": ("你的密钥。", "Your key."),
     "h_authorization": ("也可以用 Bearer 方式传密钥（OpenAI SDK 默认如此）。",
                         "Or the key as a Bearer token (the OpenAI SDKs do this)."),
-    "h_provider": ("上游提供方，如 deepseek。省略时由模型名推断（deepseek-chat 或 deepseek/deepseek-chat）。",
-                   "The upstream provider, e.g. deepseek. When absent, the model decides "
-                   "(deepseek-chat, or deepseek/deepseek-chat)."),
+    "h_provider": ("上游提供方，如 {provider}。省略时由模型名推断（{model} 或 {provider}/{model}）。",
+                   "The upstream provider, e.g. {provider}. When absent, the model decides "
+                   "({model}, or {provider}/{model})."),
     "h_request_id": ("你自己的请求编号，原样出现在响应头中，便于排查。",
                      "Your own request id, echoed in the response for tracing."),
     "p_model": ("模型名，见下方模型表。", "The model, from the table below."),

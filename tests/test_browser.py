@@ -136,6 +136,32 @@ def test_an_account_is_opened_a_key_made_used_seen_and_revoked(screens, server, 
     print(f"\nscreenshots: {tmp_path}")
 
 
+# Elements of `selector` whose content is wider than they are.
+OVERFLOWING = """(selector) => [...document.querySelectorAll(selector)]
+  .filter((element) => element.scrollWidth > element.clientWidth)
+  .map((element) => `${element.className}: ${element.textContent.trim().slice(0, 40)}`)"""
+# How far each key row's action cell ends from the row's bottom edge, in pixels.
+ACTIONS_OFF_THE_ROW = """() => [...document.querySelectorAll("#keys tbody tr")].map((row) =>
+  Math.abs(row.getBoundingClientRect().bottom - row.querySelector("td.actions").getBoundingClientRect().bottom))"""
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_billion_yuan_and_long_labels_stay_inside_the_key_page(screens, server, bank, lang):
+    rich = bank.account("1000000027", name="rich", password=ALICE_PASSWORD)
+    bank.key(rich, label="x" * 60, rpm=100_000_000, tpm=999_999_999, concurrency=999)
+    bank.key(rich, label="production server", rpm=600)
+    page = screens.page
+    page.goto(server.url + f"/signin?lang={lang}")
+    sign_in(page, "rich", ALICE_PASSWORD)
+    assert page.inner_text("#balance") == "1000000027.000000"
+    for size in (DESKTOP, PHONE):
+        page.set_viewport_size(size)
+        assert page.evaluate(OVERFLOWING, ".stat, .stat-value, #keys td") == [], size
+    page.set_viewport_size(DESKTOP)
+    assert max(page.evaluate(ACTIONS_OFF_THE_ROW)) < 1
+    screens.shoot(f"keys-{lang}")
+
+
 def test_sessions_and_the_sign_in_throttle_hold_on_every_worker(server):
     """Every request on a new connection, so that both workers serve them."""
     money.create_account("carol", password=BOSS_PASSWORD)

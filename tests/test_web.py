@@ -48,6 +48,15 @@ def test_models_and_prices_come_from_the_database(client):
     assert "deepseek-v4-pro" not in page(client, "/")
 
 
+def test_the_x_ai_provider_text_names_a_priced_model(client):
+    Price.delete().execute()
+    Price.set("deepseek", "deepseek-v4-pro", input=4_000_000, cached_input=1_000_000,
+              output=16_500_000, max_output=8192)
+    html = page(client, "/?lang=en")
+    row = re.search(r"<code>X-AI-Provider</code>.*?</tr>", html, re.S).group(0)
+    assert "(deepseek-v4-pro, or deepseek/deepseek-v4-pro)" in row
+
+
 def test_signed_in_examples_show_the_users_key_prefix_never_the_key(client, bank, user):
     key, token = ApiKey.issue(user, label="laptop")
     sign_in(client, user)

@@ -88,8 +88,9 @@ def config_from_env(environ):
 def warn_when_no_provider(upstreams):
     """At a server's start; not under a `flask` command, whose shell need not hold the keys."""
     if not configured(upstreams) and click.get_current_context(silent=True) is None:
+        missing = ", ".join(f"{u.provider.env_prefix}_API_KEY" for u in upstreams.values())
         log.warning("No provider is configured: every chat request will get 503 until one of %s "
-                    "is set.", ", ".join(f"{u.provider.env_prefix}_API_KEY" for u in upstreams.values()))
+                    "is set.", missing)
 
 
 def bootstrap_admin():

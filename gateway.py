@@ -10,11 +10,13 @@ import secrets
 import time
 import uuid
 
+import click
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
 import billing
 import chat_request
 import cli
+import cors
 import database
 import errors
 import limits
@@ -41,6 +43,7 @@ def create_app(config=None):
     app.config.from_mapping(config_from_env(os.environ))
     app.config.update(config or {})
     db.initialize(database.open_database(app.config["DATABASE_URL"], app.config["DATABASE_POOL_SIZE"]))
+    warn_when_no_provider(app.config["UPSTREAMS"])
     with db.connection_context():
         create_tables()
         bootstrap_admin()
@@ -56,6 +59,7 @@ def create_app(config=None):
     app.after_request(finish_response)
     app.teardown_request(close_database)
     errors.register(app, page_error=web.error_page)
+    cors.register(app)
     cli.register(app)
     app.register_blueprint(api)
     web.register(app)
@@ -70,6 +74,7 @@ def config_from_env(environ):
         "REDIS_URL": environ.get("REDIS_URL") or None,
         "SECRET_KEY": environ.get("SECRET_KEY") or None,
         "MAX_CONTENT_LENGTH": int(environ.get("MAX_REQUEST_BYTES", 4 * 1024 * 1024)),
+        "CORS_ORIGINS": environ.get("CORS_ORIGINS", ""),
         "UPSTREAMS": upstreams_from_env(environ),
         "TIMEOUTS": relay.Timeouts(connect=number("UPSTREAM_CONNECT_TIMEOUT", 5),
                                    read=number("UPSTREAM_READ_TIMEOUT", 120),
@@ -80,8 +85,17 @@ def config_from_env(environ):
     }
 
 
+def warn_when_no_provider(upstreams):
+    """At a server's start; not under a `flask` command, whose shell need not hold the keys."""
+    if not configured(upstreams) and click.get_current_context(silent=True) is None:
+        missing = ", ".join(f"{u.provider.env_prefix}_API_KEY" for u in upstreams.values())
+        log.warning("No provider is configured: every chat request will get 503 until one of %s "
+                    "is set.", missing)
+
+
 def bootstrap_admin():
-    """On first start, an `admin` account with a random password, printed once to the log."""
+    """On first start (of the server, or of a `flask` command run before it), an `admin` account
+    with a random password, printed once on stderr: the server's log or that command's terminal."""
     if Account.select().where(Account.is_admin).exists():
         return
     password = secrets.token_urlsafe(12)
@@ -89,8 +103,9 @@ def bootstrap_admin():
         money.create_account("admin", is_admin=True, password=password)
     except IntegrityError:
         return  # another worker made it first
-    log.warning("Created the admin account 'admin' with password %s (shown once; change it).",
-                password)
+    log.warning("Created the admin account 'admin' with password %s. It is shown this once: sign "
+                "in at /signin and change it at /password, or set one with `flask --app gateway "
+                "accounts password admin`.", password)
 
 
 def open_request():
@@ -150,13 +165,20 @@ def authenticate():
 
 
 def read_body():
-    """The request body; 413 from Content-Length alone, before reading a byte of it."""
+    """The request body; 413 from Content-Length alone, before reading a byte of it, or, for a
+    chunked body, once it runs past the limit (the server ends a chunked body: README "The API")."""
     limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, "request_too_large",
-                       f"The request body is larger than {limit} bytes.",
-                       headers={"Connection": "close"})
-    return request.get_data()
+    too_large = ApiError(413, "request_too_large", f"The request body is larger than {limit} bytes.",
+                         headers={"Connection": "close"})
+    if request.content_length is not None:
+        if request.content_length > limit:
+            raise too_large
+        return request.get_data()
+    chunked = request.environ.get("wsgi.input_terminated")
+    body = request.environ["wsgi.input"].read(limit + 1) if chunked else b""
+    if len(body) > limit:
+        raise too_large
+    return body
 
 
 def route(chat):

@@ -23,7 +23,7 @@ class PriceListError(ValueError):
     """What is wrong with a price list: one line per bad entry, each naming it."""
 
 
-def parse(text, providers):
+def parse(text):
     """[{provider, model, input, cached_input, cache_write, output, max_output}] in micro-yuan
     from a TOML price list, or PriceListError naming every entry that is wrong."""
     try:
@@ -32,9 +32,12 @@ def parse(text, providers):
         raise PriceListError(f"not a TOML price list: {error}") from None
     entries, problems = [], []
     for provider, models in tables.items():
-        if provider not in providers:
-            problems.append(f"[{provider}]: unknown provider; known: {', '.join(providers)}")
-        elif not isinstance(models, dict):
+        try:
+            validation.provider(provider)
+        except ValueError as error:
+            problems.append(f"[{provider}]: {error}")
+            continue
+        if not isinstance(models, dict):
             problems.append(f"{provider}: must be a table of models")
         else:
             for model, entry in models.items():
@@ -73,9 +76,12 @@ def _amount(name, value):
 
 
 def _max_output(value):
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 10**9:
-        raise ValueError(f"max_output must be a whole number of tokens of at least 1, not {value!r}")
-    return value
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"max_output must be a whole number of tokens, not {value!r}")
+    try:
+        return validation.whole_number(str(value))
+    except ValueError as error:
+        raise ValueError(f"max_output: {error}") from None
 
 
 def dumps(prices, header=""):

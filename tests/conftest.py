@@ -7,10 +7,9 @@ import os
 
 import pytest
 
-import gateway
 from database import db
-from helpers import (CLAUDE, CLAUDE_PRICE, PASSWORD, PRICE, MODEL, UPSTREAM_KEY, Bank, FakeUpstream,
-                     GatewayServer, app_config, empty_database, fake_anthropic)
+from helpers import (CLAUDE, CLAUDE_PRICE, PASSWORD, UPSTREAM_KEY, Bank, FakeUpstream, GatewayServer,
+                     chromium, fake_anthropic, new_app)
 from models import Price
 from providers import PROVIDERS
 from providers.base import Upstream
@@ -38,10 +37,8 @@ def database(tmp_path_factory):
 
 @pytest.fixture
 def app(database, upstream):
-    empty_database(database)
-    application = gateway.create_app(app_config(database, upstream.url))
+    application = new_app(database, upstream.url)
     db.connect(reuse_if_open=True)
-    Price.create(provider="deepseek", model=MODEL, **PRICE)
     yield application
     db.close()
 
@@ -54,6 +51,12 @@ def client(app):
 @pytest.fixture
 def bank(app):
     return Bank()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -93,6 +94,15 @@ def upstream_environment(upstream_url):
     return {f"{u.provider.env_prefix}_{part}": value
             for u in openai_style_upstreams(upstream_url).values()
             for part, value in (("BASE_URL", u.base_url), ("API_KEY", u.api_key))}
+
+
+def new_app(database, upstream_url, **config):
+    """The gateway on an emptied `database`, its one model priced, with `config` over the tests'."""
+    import gateway
+    empty_database(database)
+    app = gateway.create_app(app_config(database, upstream_url, **config))
+    models.Price.create(provider="deepseek", model=MODEL, **PRICE)
+    return app
 
 
 def app_config(database, upstream_url, **overrides):
@@ -243,6 +253,32 @@ def sse_data(text):
 
 def sse_json(text):
     return [json.loads(data) for data in sse_data(text) if data != "[DONE]"]
+
+
+# --- a real browser ----------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
+
+
+@contextmanager
+def chromium():
+    """Headless Chromium (Debian's, never a downloaded one) driven by Playwright."""
+    absent = required("Chromium driven by Playwright")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as error:
+        absent(f"the playwright package: {error}")
+    if not os.access(CHROMIUM, os.X_OK):
+        absent(f"{CHROMIUM} (Debian's chromium package)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 # --- the pages' forms ---------------------------------------------------------------------------

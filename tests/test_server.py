@@ -1,4 +1,5 @@
 """The gateway under real gunicorn (gevent workers), used the way the README tells people to."""
+import json
 import os
 import re
 import shutil
@@ -138,6 +139,32 @@ def test_body_over_the_limit_gets_the_json_413(server, bank, upstream):
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "request_too_large"
     assert upstream.stats()["requests"] == 0
+
+
+def chunks(body, size=64 * 1024):
+    """`body` sent chunked: requests sends a generator with no Content-Length."""
+    return (body[start:start + size] for start in range(0, len(body), size))
+
+
+def test_a_chunked_body_over_the_limit_gets_the_json_413(server, bank, upstream):
+    account = bank.account("10")
+    payload = json.dumps(chat("x" * (4 * 1024 * 1024))).encode()
+    response = requests.post(server.url + "/v1/chat/completions", data=chunks(payload), timeout=10,
+                             headers={**headers(bank.key(account)), "Content-Type": "application/json"})
+    assert response.request.headers["Transfer-Encoding"] == "chunked"
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
+    assert upstream.stats()["requests"] == 0 and bank.requests(account) == []
+
+
+def test_a_chunked_body_within_the_limit_is_served(server, bank, upstream):
+    account = bank.account("10")
+    response = requests.post(server.url + "/v1/chat/completions", timeout=10,
+                             data=chunks(json.dumps(chat()).encode(), size=7),
+                             headers={**headers(bank.key(account)), "Content-Type": "application/json"})
+    assert response.request.headers["Transfer-Encoding"] == "chunked"
+    assert response.status_code == 200 and response.json()["usage"]["completion_tokens"] == 13
+    assert bank.charges(account) == [-expected_cost(completion=13)]
 
 
 def test_an_oversized_header_gets_the_json_431(server, bank, upstream):

@@ -55,10 +55,10 @@ def account(account_id):
 def topup(account_id):
     owner = Account.get_or_none(Account.id == account_id) or abort(404)
     value = amount(request.form.get("amount", ""), t("amount"), positive=True)
-    note = request.form.get("note", "").strip()
+    note = checked(validation.note, request.form.get("note", ""), t("note_too_long", n=validation.MAX_NOTE))
     if not note:
         raise FormError(t("note_required"))
-    money.topup(owner, value, note[:200])
+    money.topup(owner, value, note)
     log.info("web: admin %s topped up account %s by %s", current_account().name, owner.name,
              money.yuan(value))
     flash(t("topped_up", name=owner.name, amount=money.yuan(value)), "success")
@@ -77,8 +77,7 @@ def prices():
 def set_price():
     form = request.form
     provider, model = form.get("provider", ""), form.get("model", "").strip()
-    if provider not in PROVIDERS:
-        raise FormError(t("unknown_provider"))
+    checked(validation.provider, provider, t("unknown_provider"))
     checked(validation.model_name, model, t("invalid_model"))
     fields = {name: amount(form.get(name, ""), t(label)) if required or form.get(name, "").strip()
               else None for name, label, required in PRICE_FIELDS}

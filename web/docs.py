@@ -46,7 +46,7 @@ def index():
 
 
 def by_provider(prices):
-    """[(provider, its first priced model)] in the registry's order: how to pick each one."""
+    """[(provider, its first priced model)], by provider name: how to pick each one."""
     return [(name, next(rows).model) for name, rows in groupby(prices, key=lambda p: p.provider)]
 
 

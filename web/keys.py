@@ -9,7 +9,7 @@ import validation
 from models import ApiKey
 from web import auth, queries
 from web.auth import current_account
-from web.forms import moment, page_number, whole_number
+from web.forms import checked, expiry, page_number, whole_number
 from web.i18n import t
 
 log = logging.getLogger("qingcheng")
@@ -65,7 +65,8 @@ def own_key(key_id):
 def key_fields(form):
     """The label, limits and expiry that a key form sets."""
     fields = {name: whole_number(form.get(name, ""), t(name)) for name in LIMITS}
-    return dict(fields, label=form.get("label", "").strip()[:100], expires=moment(form.get("expires", "")))
+    label = checked(validation.label, form.get("label", ""), t("label_too_long", n=validation.MAX_LABEL))
+    return dict(fields, label=label, expires=expiry(form.get("expires", "")))
 
 
 def account_view(owner, page):

@@ -38,11 +38,13 @@ def required(service):
 
 
 class FakeUpstream:
-    def __init__(self):
-        self.process = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fake_upstream.py"),
+    """A fake upstream process: `url` is its base URL in the sense of its vendor's SDK."""
+
+    def __init__(self, script="fake_upstream.py", path="/v1"):
+        self.process = subprocess.Popen([sys.executable, str(ROOT / "tests" / script),
                                          UPSTREAM_KEY], stdout=subprocess.PIPE, text=True)
         self.port = int(self.process.stdout.readline())
-        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.url = f"http://127.0.0.1:{self.port}{path}"
 
     def stats(self):
         return requests.get(f"http://127.0.0.1:{self.port}/_stats", timeout=5).json()

@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 import billing
@@ -144,8 +144,7 @@ def anthropic_error(error):
     """An ApiError in Anthropic's envelope, with the same status."""
     kind = ANTHROPIC_ERROR_TYPES.get(error.status, "api_error" if error.status >= 500
                                      else "invalid_request_error")
-    return {"type": "error", "error": {"type": kind, "message": error.message},
-            "request_id": g.get("request_id")}
+    return {"type": "error", "error": {"type": kind, "message": error.message}}
 
 
 @anthropic_shaped.errorhandler(ApiError)

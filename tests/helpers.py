@@ -6,11 +6,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import requests
+from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -177,6 +179,20 @@ class GatewayServer:
             self.process.wait(5)
         if self.log_path:
             self.log.close()
+
+
+class AppServer:
+    """The test's own app behind a real HTTP server in this process (werkzeug, a thread per
+    request): for what a gunicorn process cannot be given, such as a provider a test defines."""
+
+    def __init__(self, app):
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def sse_data(text):

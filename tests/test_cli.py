@@ -95,6 +95,20 @@ def test_prices_set_refuses_an_unknown_provider(cli):
     assert cli("prices", "set", "nosuch", "m", "--input", "1", "--cached-input", "1", "--output", "1").exit_code != 0
 
 
+def test_prices_set_an_embedding_model_prices_its_input_alone(cli):
+    result = cli("prices", "set", "deepseek", "embed-v1", "--input", "0.5", "--embedding")
+    assert result.exit_code == 0, result.output
+    price = Price.get(Price.model == "embed-v1")
+    assert (price.input, price.cached_input, price.output) == (500_000, 0, 0)
+
+
+@pytest.mark.parametrize("args", [("--embedding", "--output", "1"), ("--output", "1")])
+def test_prices_set_wants_every_part_of_a_chat_price_and_none_beyond_an_embeddings(cli, args):
+    result = cli("prices", "set", "deepseek", "m", "--input", "1", *args)
+    assert result.exit_code != 0
+    assert Price.select().count() == 0
+
+
 def test_ledger_check_passes_on_consistent_books_and_fails_otherwise(cli):
     cli("accounts", "create", "alice", "--balance", "2")
     assert cli("ledger", "check").exit_code == 0

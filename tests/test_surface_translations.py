@@ -281,3 +281,14 @@ def test_a_native_stream_is_relayed_as_it_came_with_usage_summed_from_its_pieces
     assert b"".join(e.raw for e in events) == stream
     assert [e.content for e in events] == [False, True, False, False]
     assert events[-1].done and events[-1].usage == Usage(prompt=12, cached=4, completion=7)
+
+
+def test_a_response_stream_failing_part_way_ends_with_error_and_response_failed():
+    stream = responses.ResponseStream(responses.skeleton({"model": "m", "input": "hi"}, "m"))
+    started = relayed(stream.events(iter([chunk({"content": "半"})])))
+    ended = stream.failed(ApiError(502, "upstream_error", "The upstream broke."))
+    data = sse_json(started + ended.decode())
+    assert [d["type"] for d in data][-2:] == ["error", "response.failed"]
+    assert data[-2]["code"] == "upstream_error" and data[-2]["message"] == "The upstream broke."
+    assert data[-1]["response"]["status"] == "failed"
+    assert [d["sequence_number"] for d in data] == list(range(len(data)))

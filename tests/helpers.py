@@ -1,7 +1,9 @@
 """What the tests share: the fake upstream process, real gunicorn servers, a bank of accounts and
 keys read straight from the database, request builders and SSE readers, and the pages' forms."""
+import html
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -202,6 +204,13 @@ def sse_data(text):
 
 def sse_json(text):
     return [json.loads(data) for data in sse_data(text) if data != "[DONE]"]
+
+
+def page_examples(server):
+    """{id: code} of the examples on the server's own documentation page."""
+    text = requests.get(server.url + "/", timeout=10).text
+    return {name: html.unescape(code) for name, code in
+            re.findall(r'<code id="code-(\w+)" class="language-\w+">(.*?)</code>', text, re.S)}
 
 
 # --- the pages' forms ---------------------------------------------------------------------------

@@ -1,13 +1,17 @@
 """POST /v1/embeddings with the official `openai` package, against the fake upstream's /embeddings,
 through a provider defined here (an OpenAI-style vendor that sells embeddings)."""
 import base64
+import os
 import struct
+import subprocess
+import sys
 
 import openai
 import pytest
 import requests
 
-from helpers import MODEL, UPSTREAM_KEY, AppServer, headers
+from helpers import MODEL, UPSTREAM_KEY, AppServer, headers, page_examples
+from web import docs
 from models import Price
 from providers import PROVIDERS
 from providers.base import Upstream
@@ -148,3 +152,14 @@ def test_a_bad_field_is_400_naming_it(client_app, bank, body, param):
     response = client_app.post("/v1/embeddings", json=body, headers=headers(bank.key(), "embedder"))
     assert response.status_code == 400
     assert response.get_json()["error"]["param"] == param
+
+
+def test_the_documentation_pages_embeddings_example_runs_as_printed(embeddings_server, bank):
+    account = bank.account("10")
+    code = page_examples(embeddings_server)["embeddings"]
+    assert f'model="{EMBEDDING_MODEL}"' in code and '"X-AI-Provider": "embedder"' in code
+    result = subprocess.run([sys.executable, "-c", code.replace(docs.KEY_PLACEHOLDER, bank.key(account))],
+                            capture_output=True, text=True, timeout=60, env=dict(os.environ))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "0 3\n1 3\ntokens: 8\n"
+    assert bank.charges(account) == [-cost(8)]

@@ -14,6 +14,7 @@ from surfaces.wire import chat_chunk, first_choice, joined, reasoning_text, sse_
 STATEFUL = ("previous_response_id", "conversation", "prompt", "background")
 INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 TEXT_PARTS = ("input_text", "output_text", "text")
+SHAPES = {str: "a string", list: "an array", dict: "an object"}
 
 
 def parse(raw):
@@ -26,6 +27,9 @@ def parse(raw):
             raise ApiError(400, "unsupported_parameter",
                            f"'{name}' is not supported: this gateway stores no responses; send "
                            "the whole conversation in 'input' instead.", param=name)
+    for name, kind in (("instructions", str), ("tools", list), ("text", dict), ("reasoning", dict)):
+        if name in body and not isinstance(body[name], kind):
+            raise bad_request(f"'{name}' must be {SHAPES[kind]}.", name)
     check_number(body, "temperature", 0, 2)
     check_number(body, "top_p", 0, 1)
     check_count(body, "max_output_tokens")
@@ -37,7 +41,7 @@ def parse(raw):
 def reasoning(body, switch):
     """The provider's reasoning fields for the request's `reasoning.effort` (`switch(enabled,
     budget)` is the provider's); none when it asks nothing."""
-    effort = body.get("reasoning", {}).get("effort") if isinstance(body.get("reasoning"), dict) else None
+    effort = body.get("reasoning", {}).get("effort")
     return switch(effort not in ("none", "minimal"), None) if effort else {}
 
 
@@ -248,8 +252,9 @@ def _items(items):
             messages.append({"role": "tool", "tool_call_id": _string(item, "call_id", where),
                              "content": _output_text(item.get("output"), where)})
         elif kind == "reasoning":
-            reasoning += "".join(part.get("text", "") for part in item.get("summary") or []
-                                 if isinstance(part, dict))
+            summary = item.get("summary")
+            reasoning += "".join(str(part.get("text") or "") for part in summary
+                                 if isinstance(part, dict)) if isinstance(summary, list) else ""
             continue
         elif kind == "item_reference":
             raise ApiError(400, "unsupported_parameter", f"{where}: items by reference need stored "

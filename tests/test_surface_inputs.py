@@ -1,5 +1,5 @@
-"""The new surfaces' bodies, field by field, through Flask's test client: odd values are a 400,
-never a 500, and lose no money."""
+"""The new surfaces' bodies, field by field, through Flask's test client: odd values are answered or
+refused (400), never a 500, and lose no money."""
 import pytest
 
 

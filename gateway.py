@@ -11,6 +11,7 @@ import re
 import secrets
 import time
 import uuid
+from dataclasses import replace
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
@@ -129,10 +130,11 @@ class ChatCompletions:
     """The surface the providers speak: the call and the answer as they are. Every surface
     (surfaces/) has these three members, which shape the call and the answer for its callers."""
 
-    def prepare(self, chat, upstream):
-        """The upstream as this surface calls it, once `route` chose it: a provider seen through
-        a translation, or another of its endpoints. It may rewrite `chat.body` for it, or refuse."""
-        return upstream
+    def prepare(self, chat, provider):
+        """The provider as this surface calls it, once `route` chose it (before anything is
+        held): seen through a translation, or another of its endpoints. It may rewrite
+        `chat.body` for that provider, or refuse. Called once per request."""
+        return provider
 
     def answer(self, answer, usage):
         """The caller's body from the provider's whole answer, once it is settled."""
@@ -149,7 +151,7 @@ CHAT_COMPLETIONS = ChatCompletions()
 def serve(key, chat, surface):
     """A parsed request, from routing to settlement, answered in the `surface`'s shape."""
     upstream, price = route(chat)
-    upstream = surface.prepare(chat, upstream)
+    upstream = replace(upstream, provider=surface.prepare(chat, upstream.provider))
     bill = admit(key, chat, upstream, price)
     db.close()  # no database connection is held across upstream I/O
     started = time.monotonic()

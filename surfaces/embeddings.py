@@ -1,7 +1,7 @@
 """POST /v1/embeddings: OpenAI's Embeddings API, for the providers that sell embeddings. The body
 goes upstream as the caller sent it (the model aimed), and the answer comes back as it came,
 `encoding_format: base64` untouched; every token is input (docs/surfaces.md)."""
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from chat_request import check_count, check_model, json_object
 from errors import bad_request
@@ -53,11 +53,11 @@ def parse(raw):
 class Embeddings:
     """The surface: the provider's embeddings endpoint in place of its chat one."""
 
-    def prepare(self, request, upstream):
-        if not getattr(upstream.provider, "embeddings", False):
-            raise bad_request(f"The provider {upstream.provider.name} offers no embeddings "
-                              f"model '{request.model}'.", "model", code="model_not_found")
-        return replace(upstream, provider=EmbeddingsCall(upstream.provider))
+    def prepare(self, request, provider):
+        if not getattr(provider, "embeddings", False):
+            raise bad_request(f"The provider {provider.name} offers no embeddings, so no model "
+                              f"'{request.model}' for them.", "model", code="model_not_found")
+        return EmbeddingsCall(provider)
 
     def answer(self, answer, usage):
         return answer

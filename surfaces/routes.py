@@ -2,7 +2,7 @@
 the gateway's path (`gateway.serve`: route, admit, call, relay, settle) with a surface object that
 shapes the call and the answer: the members of `gateway.ChatCompletions`."""
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable
 
 from flask import Blueprint, current_app, jsonify, request
@@ -78,14 +78,12 @@ class MessagesSurface:
         self.beta = headers.get("anthropic-beta")
         self.native = False
 
-    def prepare(self, chat, upstream):
-        provider = upstream.provider
+    def prepare(self, chat, provider):
         if getattr(provider, "speaks_messages", False):
             self.native = True
-            return replace(upstream, provider=NativeMessages(provider.name, self.version, self.beta))
+            return NativeMessages(provider.name, self.version, self.beta)
         chat.body = messages.chat_body(chat.body, reasoning_switch(provider))
-        stream = messages.MessageStream(self.model)
-        return replace(upstream, provider=Translated(provider, stream.events))
+        return Translated(provider, messages.MessageStream(self.model).events)
 
     def answer(self, answer, usage):
         return answer if self.native else messages.message(answer, usage, self.model)
@@ -101,9 +99,9 @@ class ResponsesSurface:
         self.body = body
         self.stream = responses.ResponseStream(responses.skeleton(body, body["model"]))
 
-    def prepare(self, chat, upstream):
-        chat.body.update(responses.reasoning(self.body, reasoning_switch(upstream.provider)))
-        return replace(upstream, provider=Translated(upstream.provider, self.stream.events))
+    def prepare(self, chat, provider):
+        chat.body.update(responses.reasoning(self.body, reasoning_switch(provider)))
+        return Translated(provider, self.stream.events)
 
     def answer(self, answer, usage):
         return responses.response(answer, usage, self.stream.base)

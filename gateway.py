@@ -2,6 +2,8 @@
 
 `create_app` lists the parts. Below it, the path of a chat completion, top to bottom:
 authenticate → parse → route → admit (rate limits, hold) → call the provider → relay → settle.
+The other API surfaces (surfaces/: embeddings, Anthropic's Messages, OpenAI's Responses) parse
+their own bodies, then take the same path through `serve`.
 """
 import logging
 import os
@@ -9,6 +11,7 @@ import re
 import secrets
 import time
 import uuid
+from dataclasses import replace
 
 import click
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
@@ -21,6 +24,7 @@ import database
 import errors
 import limits
 import money
+import surfaces
 import web
 from database import db
 from errors import ApiError, bad_request
@@ -62,6 +66,7 @@ def create_app(config=None):
     cors.register(app)
     cli.register(app)
     app.register_blueprint(api)
+    surfaces.register(app)
     web.register(app)
     return app
 
@@ -133,7 +138,35 @@ def close_database(_exc):
 def chat_completions():
     key = authenticate()
     chat = chat_request.parse(read_body())
+    return serve(key, chat, CHAT_COMPLETIONS)
+
+
+class ChatCompletions:
+    """The surface the providers speak: the call and the answer as they are. Every surface
+    (surfaces/) has these three members, which shape the call and the answer for its callers."""
+
+    def prepare(self, chat, provider):
+        """The provider as this surface calls it, once `route` chose it (before anything is
+        held): seen through a translation, or another of its endpoints. It may rewrite
+        `chat.body` for that provider, or refuse. Called once per request."""
+        return provider
+
+    def answer(self, answer, usage):
+        """The caller's body from the provider's whole answer, once it is settled."""
+        return answer
+
+    def error_event(self, error):
+        """The last event of a stream that failed part-way."""
+        return relay.error_event(error)
+
+
+CHAT_COMPLETIONS = ChatCompletions()
+
+
+def serve(key, chat, surface):
+    """A parsed request, from routing to settlement, answered in the `surface`'s shape."""
     upstream, price = route(chat)
+    upstream = replace(upstream, provider=surface.prepare(chat, upstream.provider))
     bill = admit(key, chat, upstream, price)
     db.close()  # no database connection is held across upstream I/O
     started = time.monotonic()
@@ -142,11 +175,11 @@ def chat_completions():
         response = relay.open_upstream(current_app.extensions["upstream_session"], upstream,
                                        chat.body, chat.stream, timeouts)
         if chat.stream:
-            return stream_response(response, upstream, chat, bill, started)
+            return stream_response(response, upstream, chat, bill, started, surface)
         answer, usage = relay.read_completion(response, upstream, timeouts, started)
         bill.charge(usage, completion_estimate=0 if usage else
                     billing.text_tokens(billing.answer_text_bytes(answer)))
-    return Response(answer, mimetype="application/json")
+    return Response(surface.answer(answer, usage), mimetype="application/json")
 
 
 def authenticate():
@@ -225,7 +258,7 @@ def infer_provider(model):
 def admit(key, chat, upstream, price):
     """Within the key's rate limits (429), hold the request's maximum cost (403)."""
     most = billing.max_cost(price, billing.prompt_token_bound(chat.body_bytes, chat.message_count),
-                            chat.body["max_tokens"])
+                            chat.max_tokens)
     bill = money.Bill.admit(key, current_app.extensions["limiter"], price, most, g.request_id,
                             upstream.provider.name, chat.model, chat.stream,
                             prompt=(chat.text_bytes, chat.message_count))
@@ -233,14 +266,14 @@ def admit(key, chat, upstream, price):
     return bill
 
 
-def stream_response(response, upstream, chat, bill, started):
+def stream_response(response, upstream, chat, bill, started, surface):
     """The relay as an SSE response, settled once it knows what it delivered."""
     def settle(stream):
         bill.charge(stream.usage, stream.status, completion_estimate=stream.content_chunks,
                     delivered=stream.usage is not None or stream.content_chunks > 0)
 
     stream = relay.Stream(response, upstream, chat.wants_usage, current_app.config["TIMEOUTS"],
-                          started, on_finish=settle)
+                          started, on_finish=settle, error_event=surface.error_event)
     return Response(stream, mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 

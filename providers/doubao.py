@@ -8,6 +8,8 @@ provider = OpenAIStyle(
     name="doubao",
     default_base_url="https://ark.cn-beijing.volces.com/api/v3",
     models=("doubao-seed-1-6-251015", "doubao-seed-1-6-flash-250828", "doubao-seed-1-8-251228"),
+    embeddings=True,
+    thinking="thinking",
     max_tokens_field="max_completion_tokens",
     out_of_balance=codes("AccountOverdueError"),
 )

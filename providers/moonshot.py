@@ -9,6 +9,7 @@ provider = OpenAIStyle(
     default_base_url="https://api.moonshot.cn/v1",
     models=("kimi-k3", "kimi-k3.1-pro", "kimi-k2.6", "kimi-k2.5", "moonshot-v1-8k",
             "moonshot-v1-32k", "moonshot-v1-128k"),
+    thinking="thinking",
     cached_fields=("cached_tokens", "prompt_tokens_details.cached_tokens"),
     usage_in_choice=True,
     fixed_sampling=("kimi-k2.5", "kimi-k2.6", "kimi-k2.7", "kimi-k3"),

@@ -47,6 +47,8 @@ class OpenAIStyle:
     name: str
     default_base_url: str
     models: tuple = ()
+    embeddings: bool = False      # it sells embeddings, at OpenAI's /embeddings
+    thinking: str | None = None   # how its reasoning is switched: a key of REASONING_SWITCHES
     # Where cache reads and cache writes are counted in `usage` (dotted paths, first found wins).
     cached_fields: tuple = ("prompt_tokens_details.cached_tokens",)
     cache_write_fields: tuple = ()
@@ -68,11 +70,7 @@ class OpenAIStyle:
 
     def request(self, upstream, body, stream):
         """(url, headers, payload) of the upstream call; usage is always asked for on streams."""
-        headers = {"Authorization": f"Bearer {upstream.api_key}",
-                   "Content-Type": "application/json",
-                   "Accept": "text/event-stream" if stream else "application/json"}
-        url = upstream.base_url.rstrip("/") + "/chat/completions"
-        return url, headers, json.dumps(self.upstream_body(body, stream), ensure_ascii=False).encode()
+        return self._call(upstream, "/chat/completions", self.upstream_body(body, stream), stream)
 
     def upstream_body(self, body, stream):
         body = dict(body)
@@ -85,6 +83,17 @@ class OpenAIStyle:
                 body.pop(name, None)
         return body
 
+    def embeddings_request(self, upstream, body):
+        """(url, headers, payload) of an embeddings call, the body as the caller sent it."""
+        return self._call(upstream, "/embeddings", body, stream=False)
+
+    def _call(self, upstream, path, body, stream):
+        headers = {"Authorization": f"Bearer {upstream.api_key}",
+                   "Content-Type": "application/json",
+                   "Accept": "text/event-stream" if stream else "application/json"}
+        url = upstream.base_url.rstrip("/") + path
+        return url, headers, json.dumps(body, ensure_ascii=False).encode()
+
     def completion(self, payload):
         """The answer as it came (less the blank lines an upstream may pad it with while it
         queues the request), and its usage."""
@@ -93,6 +102,23 @@ class OpenAIStyle:
         if not isinstance(answer, dict) or "choices" not in answer:
             raise malformed(self.name)
         return payload, self.usage(answer)
+
+    def embeddings_answer(self, payload):
+        """The embeddings as they came (base64 ones untouched), and their usage: every token is
+        input."""
+        payload = payload.strip()
+        answer = _json(payload)
+        if not isinstance(answer, dict) or not isinstance(answer.get("data"), list):
+            raise malformed(self.name)
+        usage = answer.get("usage")
+        prompt = token_count(usage.get("prompt_tokens")) if isinstance(usage, dict) else None
+        return payload, None if prompt is None else Usage(prompt=prompt)
+
+    def reasoning(self, enabled, budget=None):
+        """The body fields that turn the vendor's reasoning on or off, with a token budget where
+        it takes one; none when it has no switch."""
+        switch = REASONING_SWITCHES.get(self.thinking)
+        return switch(enabled, budget) if switch else {}
 
     def events(self, chunks, wants_usage):
         """StreamEvents from the upstream's SSE bytes. A usage-only chunk that exists only because
@@ -138,6 +164,17 @@ class OpenAIStyle:
         error = self.error_fields(_json(payload.strip()))
         return upstream_error(self.name, status, error.message, error.code or error.type,
                               retry_after, out_of_balance=self.out_of_balance(error))
+
+
+REASONING_SWITCHES = {
+    # {"thinking": {"type": "enabled"}} (DeepSeek, Zhipu, Doubao, Moonshot)
+    "thinking": lambda enabled, budget: {"thinking": {"type": "enabled" if enabled else "disabled"}},
+    # {"enable_thinking": true, "thinking_budget": N} (Qwen, SiliconFlow)
+    "enable_thinking": lambda enabled, budget: {
+        "enable_thinking": enabled, **({"thinking_budget": budget} if enabled and budget else {})},
+    # {"reasoning_effort": "medium"} (OpenAI, Gemini)
+    "reasoning_effort": lambda enabled, budget: {"reasoning_effort": "medium" if enabled else "none"},
+}
 
 
 def _first_count(usage, paths):

@@ -7,6 +7,8 @@ provider = OpenAIStyle(
     name="qwen",
     default_base_url="https://dashscope.aliyuncs.com/compatible-mode/v1",
     models=("qwen3-max", "qwen3.5-plus", "qwen-plus", "qwen-flash", "qwen-turbo"),
+    embeddings=True,
+    thinking="enable_thinking",
     cache_write_fields=("prompt_tokens_details.cache_creation_input_tokens",),
     out_of_balance=codes("Arrearage"),
 )

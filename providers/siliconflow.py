@@ -16,6 +16,8 @@ provider = OpenAIStyle(
     default_base_url="https://api.siliconflow.cn/v1",
     models=("deepseek-ai/DeepSeek-V3.2", "deepseek-ai/DeepSeek-V3.1",
             "Qwen/Qwen3-235B-A22B-Instruct-2507"),
+    embeddings=True,
+    thinking="enable_thinking",
     cached_fields=("prompt_tokens_details.cached_tokens", "prompt_cache_hit_tokens"),
     error_fields=error_fields,
     out_of_balance=codes("30001"),

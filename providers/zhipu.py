@@ -14,5 +14,7 @@ provider = OpenAIStyle(
     name="zhipu",
     default_base_url="https://open.bigmodel.cn/api/paas/v4",
     models=("glm-5.3", "glm-5.2", "glm-5.1", "glm-5", "glm-4.7", "glm-4.6", "glm-4-flash"),
+    embeddings=True,
+    thinking="thinking",
     out_of_balance=out_of_balance,
 )

@@ -1,11 +1,14 @@
 """What the tests share: the fake upstream process, real gunicorn servers, a bank of accounts and
 keys read straight from the database, request builders and SSE readers, and the pages' forms."""
+import html
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +16,7 @@ from urllib.parse import urlparse
 
 import pytest
 import requests
+from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -42,6 +46,8 @@ def required(service):
 
 class FakeUpstream:
     """A fake upstream process: `script` in tests/, its base URL ending in `path`."""
+
+    """A fake upstream process: `url` is its base URL in the sense of its vendor's SDK."""
 
     def __init__(self, script="fake_upstream.py", path="/v1"):
         self.process = subprocess.Popen([sys.executable, str(ROOT / "tests" / script),
@@ -245,6 +251,19 @@ def wait_until_settled(account, timeout=5.0):
             return row
         time.sleep(0.05)
 
+class AppServer:
+    """The test's own app behind a real HTTP server in this process (werkzeug, a thread per
+    request): for what a gunicorn process cannot be given, such as a provider a test defines."""
+
+    def __init__(self, app):
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
 
 def sse_data(text):
     """The `data:` payloads of an SSE body, in order (comments left out)."""
@@ -279,6 +298,12 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+def page_examples(server):
+    """{id: code} of the examples on the server's own documentation page."""
+    text = requests.get(server.url + "/", timeout=10).text
+    return {name: html.unescape(code) for name, code in
+            re.findall(r'<code id="code-(\w+)" class="language-\w+">(.*?)</code>', text, re.S)}
 
 
 # --- the pages' forms ---------------------------------------------------------------------------

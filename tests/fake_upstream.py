@@ -52,7 +52,6 @@ class Stats:
         self.paths = []
         self.authorizations = []
         self.streams = []
-        self.versions = []  # anthropic-version headers (fake_anthropic_messages.py)
         self.open_streams = 0
         self.closed_by_client = 0
         self.completed_streams = 0
@@ -65,7 +64,7 @@ class Stats:
     def as_dict(self):
         with self.lock:
             return {name: getattr(self, name) for name in (
-                "requests", "bodies", "paths", "authorizations", "streams", "versions", "open_streams",
+                "requests", "bodies", "paths", "authorizations", "streams", "open_streams",
                 "closed_by_client", "completed_streams")}
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from errors import ApiError
 from helpers import sse_json
-from providers.anthropic_wire import NativeMessages, usage
+from providers.anthropic_wire import NativeMessages, read_usage
 from providers.base import StreamEvent, Usage
 from providers.deepseek import provider as deepseek
 from surfaces import messages, responses
@@ -266,7 +266,7 @@ def test_a_cut_off_answer_is_an_incomplete_response():
 # --- Anthropic's own stream, relayed natively ---------------------------------------------------
 
 def test_anthropic_usage_counts_cache_reads_and_writes_as_prompt():
-    assert usage({"input_tokens": 8, "cache_read_input_tokens": 4, "cache_creation_input_tokens": 2,
+    assert read_usage({"input_tokens": 8, "cache_read_input_tokens": 4, "cache_creation_input_tokens": 2,
                   "output_tokens": 3}) == Usage(prompt=14, cached=4, cache_write=2, completion=3)
 
 

@@ -1,5 +1,6 @@
 """A database made by an earlier release gets the columns added since, at start-up and by
-`init-db`, and keeps its data (models.ADDED_COLUMNS)."""
+`init-db`, and keeps its data (models.ADDED_COLUMNS): prices' cache-write price, the request log's
+cache-write tokens."""
 from peewee import BigIntegerField, CharField, IntegerField, Model
 
 import gateway
@@ -32,7 +33,11 @@ def make_first_release_prices():
 
 
 def price_columns():
-    return {column.name for column in db.get_columns("price")}
+    return columns("price")
+
+
+def columns(table):
+    return {column.name for column in db.get_columns(table)}
 
 
 def test_start_up_adds_the_cache_write_column_and_keeps_the_prices(app, database, upstream, bank):
@@ -59,3 +64,18 @@ def test_init_db_adds_the_cache_write_column_and_a_second_run_changes_nothing(ap
     assert result.exit_code == 0, result.output
     assert runner.invoke(args=["init-db"]).exit_code == 0
     assert Price.of("deepseek", MODEL).cache_write == 2_500_000
+
+
+def test_start_up_adds_the_cache_write_tokens_column_and_keeps_the_request_log(app, client, database,
+                                                                             upstream, bank):
+    account = bank.account("10")
+    token = bank.key(account)
+    assert client.post("/v1/chat/completions", json=chat(), headers=headers(token)).status_code == 200
+    db.execute_sql("ALTER TABLE requestlog DROP COLUMN cache_write_tokens")
+    upgraded = gateway.create_app(app_config(database, upstream.url))
+    assert "cache_write_tokens" in columns("requestlog")
+    response = upgraded.test_client().post("/v1/chat/completions", json=chat(), headers=headers(token))
+    assert response.status_code == 200
+    assert [(row.prompt_tokens, row.cached_tokens, row.cache_write_tokens)
+            for row in bank.requests(account)] == [(12, 4, 0), (12, 4, 0)]
+    bank.assert_consistent()

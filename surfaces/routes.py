@@ -13,8 +13,9 @@ import gateway
 from errors import ApiError
 from models import Price
 from providers import anthropic_wire, configured
+from providers.sse import named_event
+from surfaces.wire import SeenThrough
 from surfaces import embeddings, messages, responses
-from surfaces.wire import sse_event
 
 log = logging.getLogger("qingcheng")
 openai_shaped = Blueprint("surfaces", __name__)
@@ -82,7 +83,7 @@ class MessagesSurface:
         return answer if self.native else messages.message(answer, usage, self.model)
 
     def error_event(self, error):
-        return sse_event("error", anthropic_wire.error_body(error.status, error.message))
+        return named_event("error", anthropic_wire.error_body(error.status, error.message))
 
 
 class ResponsesSurface:
@@ -104,26 +105,12 @@ class ResponsesSurface:
 
 
 @dataclass(frozen=True)
-class Translated:
+class Translated(SeenThrough):
     """A provider whose stream is translated into another API's events as it is relayed."""
-    provider: object
     translate: Callable
-
-    @property
-    def name(self):
-        return self.provider.name
-
-    def request(self, upstream, body, stream):
-        return self.provider.request(upstream, body, stream)
-
-    def completion(self, payload):
-        return self.provider.completion(payload)
 
     def events(self, chunks, wants_usage):
         return self.translate(self.provider.events(chunks, True))
-
-    def error(self, status, payload, retry_after=None):
-        return self.provider.error(status, payload, retry_after)
 
 
 def reasoning_switch(provider):

@@ -70,20 +70,17 @@ class Refusal(Exception):
 
 
 class Handler(fake_upstream.Handler):
-    """fake_upstream's HTTP plumbing (chunked writes, JSON answers), Anthropic's wire format."""
+    """fake_upstream's HTTP plumbing (stats, JSON answers, chunked streams), Anthropic's wire
+    format."""
+    stats = STATS
 
-    def do_GET(self):
-        if self.path == "/_stats":
-            self.send_json(200, STATS.as_dict())
-        else:
-            self.send_error_body(Refusal(404, f"Not found: {self.path}"))
+    def not_found(self):
+        self.send_error_body(Refusal(404, f"Not found: {self.path}"))
 
     def do_POST(self):
         raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if self.path == "/_reset":
-            with STATS.lock:
-                STATS.reset()
-            return self.send_json(200, {})
+            return self.reset_stats()
         try:
             body = self.admit(raw)
             script = find_script(body)
@@ -130,21 +127,12 @@ class Handler(fake_upstream.Handler):
             return None
 
     def stream(self, reply, script):
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        STATS.add(open_streams=1)
-        try:
+        def write_events():
             for name, data in reply.events(script.get("fail_after")):
                 time.sleep(script.get("interval", 0) if name == "content_block_delta" else 0)
                 self.chunk(f"event: {name}\ndata: ".encode() + dumps(data) + b"\n\n")
-            self.chunk(b"")
-            STATS.add(completed_streams=1)
-        except (BrokenPipeError, ConnectionResetError):
-            STATS.add(closed_by_client=1)
-        finally:
-            STATS.add(open_streams=-1)
+
+        self.send_stream(write_events, "text/event-stream; charset=utf-8")
 
     def send_error_body(self, refusal, retry_after=None):
         headers = {"request-id": "req_" + uuid.uuid4().hex[:24]}

@@ -71,6 +71,12 @@ class FakeUpstream:
         self.process.terminate()
         self.process.wait(5)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
 
 def empty_database(url):
     """Point the models at `url`, with its tables made and empty."""

@@ -183,9 +183,10 @@ def test_cache_reads_and_writes_of_a_native_stream_are_charged_exactly(claude_se
 
 def test_an_upstream_error_part_way_ends_the_stream_with_an_anthropic_error_event(claude_server, bank):
     account = bank.account("10")
+    failing = claude_messages(fake={"fail_after": 2})
     with pytest.raises(anthropic.APIStatusError) as failed:
         with sdk(claude_server, bank.key(account)).messages.stream(
-                model=CLAUDE, max_tokens=100, messages=claude_messages(fake={"fail_after": 2})) as stream:
+                model=CLAUDE, max_tokens=100, messages=failing) as stream:
             "".join(stream.text_stream)
     assert failed.value.body["error"]["type"] == "api_error"
     [row] = bank.requests(account)

@@ -147,8 +147,10 @@ class RequestLog(BaseModel):
     state = CharField(default="held")
     hold = BigIntegerField()
     cost = BigIntegerField(default=0)
+    # The settled usage: every input token (`prompt_tokens`), of which cache reads and cache writes.
     prompt_tokens = IntegerField(default=0)
     cached_tokens = IntegerField(default=0)
+    cache_write_tokens = IntegerField(default=0)
     completion_tokens = IntegerField(default=0)
     usage_estimated = BooleanField(default=False)
     status = IntegerField(null=True)
@@ -198,7 +200,7 @@ class SignInFailure(BaseModel):
 TABLES = [Account, ApiKey, Price, RequestLog, LedgerEntry, Setting, WebSession, SignInFailure]
 # Columns added to a table after its first release: a database made before them gets them at
 # start-up (and by `init-db`), so upgrading the code is all an operator does.
-ADDED_COLUMNS = ((Price, "cache_write"),)
+ADDED_COLUMNS = ((Price, "cache_write"), (RequestLog, "cache_write_tokens"))
 
 
 def create_tables():

@@ -117,12 +117,13 @@ RESERVE = Statement("UPDATE account SET balance = balance - ?, held = held + ? "
                     "WHERE id = ? AND balance >= ?")
 OPEN_REQUEST = Statement(
     "INSERT INTO requestlog (request_id, account_id, key_id, provider, model, stream, state, hold, "
-    "cost, prompt_tokens, cached_tokens, completion_tokens, usage_estimated, created) "
-    "VALUES (?, ?, ?, ?, ?, ?, 'held', ?, 0, 0, 0, 0, ?, ?) RETURNING id")
+    "cost, prompt_tokens, cached_tokens, cache_write_tokens, completion_tokens, usage_estimated, "
+    "created) VALUES (?, ?, ?, ?, ?, ?, 'held', ?, 0, 0, 0, 0, 0, ?, ?) RETURNING id")
 TOUCH_KEY = Statement("UPDATE apikey SET last_used = ? WHERE id = ?")
 CLOSE_REQUEST = Statement(
     "UPDATE requestlog SET state = ?, cost = ?, status = ?, finished = ?, usage_estimated = ?, "
-    "prompt_tokens = ?, cached_tokens = ?, completion_tokens = ? WHERE id = ? AND state = 'held'")
+    "prompt_tokens = ?, cached_tokens = ?, cache_write_tokens = ?, completion_tokens = ? "
+    "WHERE id = ? AND state = 'held'")
 UNHOLD = Statement("UPDATE account SET balance = balance + ?, held = held - ? WHERE id = ?")
 RECORD_CHARGE = Statement("INSERT INTO ledgerentry (account_id, amount, kind, request_id, note, created) "
                           "VALUES (?, ?, 'charge', ?, '', ?)")
@@ -150,7 +151,7 @@ def settle(log, usage, cost, status, estimated=False, state="settled"):
     moment = now()
     with db.atomic():
         if not CLOSE_REQUEST.run(state, cost, status, moment, estimated, usage.prompt, usage.cached,
-                                 usage.completion, log.id).rowcount:
+                                 usage.cache_write, usage.completion, log.id).rowcount:
             return False
         UNHOLD.run(log.hold - cost, log.hold, log.account_id)
         if cost:

@@ -75,15 +75,21 @@ def _tunnel(sock, authority):
         raise OSError(f"the proxy refused the tunnel to {authority} (HTTP {status})")
 
 
-@cache
-def origin(url):
-    """The Origin of a URL's scheme, host and port; one per process."""
-    return Origin(url)
+class Client:
+    """Upstream calls, their keep-alive connections pooled per URL; one per process."""
+
+    def __init__(self):
+        self.origins = {}
+
+    def post(self, url, headers, payload, connect_timeout, read_timeout):
+        """Send a POST and read the answer's head; the Response, whose body is still to be read."""
+        origin = self.origins.get(url)
+        if origin is None:
+            origin = self.origins[url] = Origin(url)
+        return _post(origin, url, headers, payload, connect_timeout, read_timeout)
 
 
-def post(url, headers, payload, connect_timeout, read_timeout):
-    """Send a POST and read the answer's head; the Response, whose body is still to be read."""
-    place = origin(url)
+def _post(place, url, headers, payload, connect_timeout, read_timeout):
     path = url[url.index("/", url.index("//") + 2):] if url.count("/") > 2 else "/"
     head = [f"POST {place.target(path)} HTTP/1.1\r\nHost: {place.host_header}\r\n"
             f"Content-Length: {len(payload)}\r\n"]

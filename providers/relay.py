@@ -1,20 +1,16 @@
 """Calling an upstream and relaying its answer: timeouts, deadlines, SSE keep-alives, cleanup.
 
-`requests`' read timeout is the longest silence between bytes, not a total (docs/streaming.md), so
+A read timeout is the longest silence between bytes, not a total (docs/streaming.md), so
 every call also has a total deadline, checked as bytes arrive.
 """
-import functools
 import inspect
 import queue
-import socket
 import threading
 import time
 from dataclasses import dataclass
 
-import requests
-import urllib3
-
 from errors import ApiError
+from providers import http
 from providers.sse import data_event
 
 KEEPALIVE = b": keep-alive\n\n"
@@ -33,36 +29,12 @@ class Timeouts:
 
 
 def new_session():
-    """One pooled session for all upstream calls, which go straight to its adapter (`_send`)."""
-    session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=512)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
-
-
-@functools.cache
-def _proxies(url):
-    """The proxies the environment names for an upstream (HTTPS_PROXY, NO_PROXY…), read once."""
-    return requests.utils.get_environ_proxies(url)
-
-
-@functools.cache
-def _template(url):
-    """A POST to `url`, prepared once: preparing from scratch (URL parsing, merging the session's
-    settings) costs more than sending."""
-    template = requests.PreparedRequest()
-    template.prepare(method="POST", url=url, headers={"Accept-Encoding": "identity"})
-    return template
+    """One client for all upstream calls, its connections pooled per URL."""
+    return http.Client()
 
 
 def _send(session, url, headers, payload, timeouts):
-    prepared = _template(url).copy()
-    prepared.headers.update(headers)
-    prepared.headers["Content-Length"] = str(len(payload))
-    prepared.body = payload
-    return session.get_adapter(url).send(prepared, stream=True, proxies=_proxies(url),
-                                         timeout=(timeouts.connect, timeouts.read))
+    return session.post(url, headers, payload, timeouts.connect, timeouts.read)
 
 
 def open_upstream(session, upstream, body, stream, timeouts):
@@ -70,14 +42,14 @@ def open_upstream(session, upstream, body, stream, timeouts):
     provider = upstream.provider
     try:
         response = _send(session, *provider.request(upstream, body, stream), timeouts)
-    except requests.Timeout:
+    except TimeoutError:
         raise _timeout(provider) from None
-    except requests.RequestException:
+    except (OSError, http.ProtocolError):
         raise _unreachable(provider) from None
     if response.status_code >= 400:
         with response:
             payload = _read_all(response, time.monotonic() + timeouts.read, 64 * 1024, provider)
-        raise provider.error(response.status_code, payload, response.headers.get("Retry-After"))
+        raise provider.error(response.status_code, payload, response.headers.get("retry-after"))
     return response
 
 
@@ -155,7 +127,7 @@ class Stream:
         finally:
             stop.set()
             if self.status != 200:
-                _abort(self._response)
+                self._response.abort()  # wakes the reader with an error
 
     def _absorb(self, batch, provider):
         """What a batch of events relays: its bytes, how many carry content, whether the stream is
@@ -210,16 +182,6 @@ def _read_events(response, provider, wants_usage, events, stop):
         response.close()
 
 
-def _abort(response):
-    """Shut the upstream socket down, which wakes the reader out of its read with an error."""
-    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
-    if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-
 def _put(events, item, stop):
     while not stop.is_set():
         try:
@@ -233,12 +195,11 @@ def _put(events, item, stop):
 def _chunks(response, provider):
     """The body's bytes as they arrive (one read each), with transport faults as ApiErrors."""
     try:
-        while chunk := response.raw.read1(65536):
+        while chunk := response.read1():
             yield chunk
-    except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+    except TimeoutError:
         raise _timeout(provider) from None
-    except (urllib3.exceptions.HTTPError, OSError, ValueError, AttributeError):
-        # ValueError/AttributeError: urllib3 reading a response that was closed meanwhile.
+    except (OSError, http.ProtocolError):
         raise _unreachable(provider) from None
 
 

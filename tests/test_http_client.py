@@ -65,13 +65,11 @@ def body_of(response):
     return b"".join(parts)
 
 
+CLIENT = http.Client()
+
+
 def post(server, payload=b"{}", read_timeout=5):
-    return http.post(server.url, {"Content-Type": "application/json"}, payload, 2, read_timeout)
-
-
-@pytest.fixture(autouse=True)
-def fresh_pools():
-    http.origin.cache_clear()
+    return CLIENT.post(server.url, {"Content-Type": "application/json"}, payload, 2, read_timeout)
 
 
 def test_a_body_of_known_length_is_read_whole_and_the_connection_reused():
@@ -146,7 +144,7 @@ def test_a_port_nobody_listens_on_is_an_os_error():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with pytest.raises(OSError):
-        http.post(f"http://127.0.0.1:{port}/v1/x", {}, b"", 2, 2)
+        http.Client().post(f"http://127.0.0.1:{port}/v1/x", {}, b"", 2, 2)
 
 
 def test_a_plain_http_proxy_from_the_environment_gets_the_whole_url(monkeypatch):
@@ -154,6 +152,6 @@ def test_a_plain_http_proxy_from_the_environment_gets_the_whole_url(monkeypatch)
     monkeypatch.setenv("http_proxy", proxy.url.rsplit("/v1", 1)[0])
     monkeypatch.setenv("no_proxy", "")
     url = "http://upstream.example:8000/v1/chat/completions"
-    assert body_of(http.post(url, {}, b"{}", 2, 5)) == b"ok"
+    assert body_of(http.Client().post(url, {}, b"{}", 2, 5)) == b"ok"
     assert proxy.requests[0].startswith(b"POST http://upstream.example:8000/v1/chat/completions HTTP/1.1")
     assert b"\r\nHost: upstream.example:8000\r\n" in proxy.requests[0]

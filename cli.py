@@ -7,9 +7,9 @@ import click
 from flask.cli import AppGroup
 
 import money
+import routing
 import validation
 from models import Account, ApiKey, IntegrityError, Price, create_tables
-from providers import PROVIDERS
 
 accounts = AppGroup("accounts", help="Accounts and their balances.")
 keys = AppGroup("keys", help="API keys.")
@@ -31,6 +31,23 @@ class Yuan(click.ParamType):
 
 
 YUAN = Yuan()
+
+
+class Checked(click.ParamType):
+    """Text taken by one of validation.py's checks."""
+
+    def __init__(self, check, name):
+        self.check, self.name = check, name
+
+    def convert(self, value, param, ctx):
+        try:
+            return self.check(value)
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+MODELS = Checked(validation.model_list, "m1,m2")
+NETWORKS = Checked(validation.networks, "CIDR,CIDR")
 
 
 def register(app):
@@ -80,7 +97,9 @@ def show_account(name):
         "name": account.name, "admin": account.is_admin,
         "balance": money.yuan(account.balance), "held": money.yuan(account.held),
         "keys": [{"prefix": k.prefix, "label": k.label, "state": k.state, "rpm": k.rpm,
-                  "tpm": k.tpm, "concurrency": k.concurrency, "expires": validation.utc(k.expires) or None}
+                  "tpm": k.tpm, "concurrency": k.concurrency, "expires": validation.utc(k.expires) or None,
+                  "models": k.model_list, "budget": None if k.budget is None else money.yuan(k.budget),
+                  "spent": money.yuan(k.spent), "ips": k.network_list}
                  for k in account.keys.order_by(ApiKey.id)],
     }, ensure_ascii=False, indent=2))
 
@@ -92,11 +111,15 @@ def show_account(name):
 @click.option("--tpm", type=click.IntRange(1), help="Tokens per minute.")
 @click.option("--concurrency", type=click.IntRange(1), help="Requests in flight at once.")
 @click.option("--expires", type=click.DateTime(), help="When the key stops working (UTC).")
-def create_key(account, label, rpm, tpm, concurrency, expires):
+@click.option("--models", type=MODELS, default="", help="The only models it may use.")
+@click.option("--budget", type=YUAN, help="The most it may spend over its life, in 元.")
+@click.option("--ips", type=NETWORKS, default="", help="The only networks it may be used from.")
+def create_key(account, label, rpm, tpm, concurrency, expires, models, budget, ips):
     """Issue a key; it is printed once, alone on the last line."""
     expires_at = expires.replace(tzinfo=timezone.utc).timestamp() if expires else None
     key, token = ApiKey.issue(_account(account), label=label, rpm=rpm, tpm=tpm,
-                              concurrency=concurrency, expires=expires_at)
+                              concurrency=concurrency, expires=expires_at, models=",".join(models),
+                              budget=budget, ips=",".join(ips))
     click.echo(f"key {key.prefix}… for {account} (shown once, store it now):", err=True)
     click.echo(token)
 
@@ -124,8 +147,9 @@ def revoke_key(prefix):
               help="The model's largest max_tokens; sent upstream when the caller sends none.")
 def set_price(provider, model, input_, cached_input, output, max_output):
     """Set a model's price in 元 per million tokens."""
-    if provider not in PROVIDERS:
-        raise click.ClickException(f"unknown provider {provider!r}; known: {', '.join(PROVIDERS)}")
+    if not routing.is_provider(provider):
+        raise click.ClickException(f"unknown provider {provider!r}; known: "
+                                   f"{', '.join(routing.provider_names())}")
     Price.set(provider, model, input=input_, cached_input=cached_input, output=output,
                      max_output=max_output)
     click.echo(f"price of {provider}/{model} set")

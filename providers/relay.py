@@ -16,6 +16,7 @@ import requests
 import urllib3
 
 from errors import ApiError
+from providers.base import UpstreamFailure, timed_out, unreachable
 
 KEEPALIVE = b": keep-alive\n\n"
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
@@ -71,9 +72,9 @@ def open_upstream(session, upstream, body, stream, timeouts):
     try:
         response = _send(session, *provider.request(upstream, body, stream), timeouts)
     except requests.Timeout:
-        raise _timeout(provider) from None
+        raise timed_out(provider.name) from None
     except requests.RequestException:
-        raise _unreachable(provider) from None
+        raise unreachable(provider.name) from None
     if response.status_code >= 400:
         with response:
             payload = _read_all(response, time.monotonic() + timeouts.read, 64 * 1024, provider)
@@ -90,7 +91,9 @@ def read_completion(response, upstream, timeouts, started):
 
 class Stream:
     """The upstream's events as a WSGI iterable: each event as it arrives, `: keep-alive` while the
-    upstream is silent, an error event if it fails part-way.
+    upstream is silent, an error event if it fails part-way. `begin()` may wait for the first bytes
+    before the response starts: a failure before them is then raised instead, and the request may
+    still go to another channel.
 
     `on_finish(stream)` runs once, when `usage`, `content_chunks` and `status` say what was
     delivered: before the last event (`[DONE]` or the error), so a client that read to the end
@@ -102,13 +105,27 @@ class Stream:
         self.usage = None
         self.content_chunks = 0
         self.status = 499  # until the stream ends one way or another, the client may leave
+        self.failure = None  # the ApiError it failed with part-way
         self._response = response
         self._on_finish = on_finish
         self._finished = False
+        self._first = None
+        self._may_retry = False
         self._events = self._relay(upstream, wants_usage, timeouts, started + timeouts.total)
 
+    def begin(self):
+        """Wait for the first bytes for the caller (an event, or a keep-alive). If the upstream
+        fails before sending any, its ApiError is raised here and nothing is settled."""
+        self._may_retry = True
+        try:
+            self._first = next(self._events)
+        finally:
+            self._may_retry = False
+
     def __iter__(self):
-        return self._events
+        if self._first is not None:
+            yield self._first
+        yield from self._events
 
     def close(self):
         if inspect.getgeneratorstate(self._events) == inspect.GEN_CREATED:
@@ -131,7 +148,7 @@ class Stream:
                 batch = _take_ready(events, min(timeouts.keepalive, deadline - time.monotonic()))
                 if not batch:
                     if time.monotonic() >= deadline:
-                        raise _timeout(upstream.provider)
+                        raise timed_out(upstream.provider.name)
                     yield KEEPALIVE
                     continue
                 out, content, done, failure = self._absorb(batch, upstream.provider)
@@ -147,7 +164,9 @@ class Stream:
                 if failure:
                     raise failure
         except ApiError as error:
-            self.status = error.status
+            if self._may_retry:  # nothing has reached the caller yet
+                raise
+            self.status, self.failure = error.status, error
             self._finish()
             yield b"data: " + json.dumps(error.body(), ensure_ascii=False).encode() + b"\n\n"
         finally:
@@ -161,8 +180,9 @@ class Stream:
         parts, content = [], 0
         for event in batch:
             if event is _END:
-                return b"".join(parts), content, False, ApiError(
-                    502, "upstream_error", f"The upstream {provider.name} ended the stream early.")
+                return b"".join(parts), content, False, UpstreamFailure(
+                    502, "upstream_error", f"The upstream {provider.name} ended the stream early.",
+                    "unreachable", "stream ended early")
             if isinstance(event, ApiError):
                 return b"".join(parts), content, False, event
             self.usage = event.usage or self.usage
@@ -229,10 +249,10 @@ def _chunks(response, provider):
         while chunk := response.raw.read1(65536):
             yield chunk
     except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
-        raise _timeout(provider) from None
+        raise timed_out(provider.name) from None
     except (urllib3.exceptions.HTTPError, OSError, ValueError, AttributeError):
         # ValueError/AttributeError: urllib3 reading a response that was closed meanwhile.
-        raise _unreachable(provider) from None
+        raise unreachable(provider.name) from None
 
 
 def _read_all(response, deadline, limit, provider):
@@ -241,16 +261,8 @@ def _read_all(response, deadline, limit, provider):
         parts.append(chunk)
         size += len(chunk)
         if size > limit:
-            raise ApiError(502, "upstream_error", f"The upstream {provider.name}'s answer is too large.")
+            raise UpstreamFailure(502, "upstream_error", f"The upstream {provider.name}'s answer is "
+                                  "too large.", "malformed", "answer too large")
         if time.monotonic() > deadline:
-            raise _timeout(provider)
+            raise timed_out(provider.name)
     return b"".join(parts)
-
-
-def _timeout(provider):
-    return ApiError(504, "upstream_timeout", f"The upstream {provider.name} did not answer in time.")
-
-
-def _unreachable(provider):
-    return ApiError(502, "upstream_error",
-                    f"The upstream {provider.name} could not be reached or broke the connection.")

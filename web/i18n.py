@@ -129,6 +129,11 @@ STRINGS = {
     "e_401": ("密钥缺失、格式错误、不存在、已吊销或已过期（响应相同）。",
               "The key is missing, malformed, unknown, revoked or expired (one answer for all)."),
     "e_403": ("余额不足以支付本次请求的最大费用。", "The balance cannot cover the request's maximum cost."),
+    "e_403_budget": ("密钥的花费预算（预算 − 已花费 − 冻结中）不足以支付本次请求的最大费用。",
+                     "The key's spend budget (budget − spent − held) cannot cover the request's "
+                     "maximum cost."),
+    "e_403_model": ("该密钥不允许使用这个模型。", "The key may not use this model."),
+    "e_403_ip": ("该密钥不允许从你的网络地址调用。", "The key may not be used from your network address."),
     "e_404": ("没有这个 API 路由，或它不接受这个方法。", "No such API route, or it does not take this method."),
     "e_413": ("请求体超过上限（默认 4 MiB）。", "The body is over the limit (4 MiB by default)."),
     "e_431": ("某个请求头超过 8190 字节。", "A request header is longer than 8190 bytes."),
@@ -136,8 +141,10 @@ STRINGS = {
     "e_429_upstream": ("上游限流了网关（带 Retry-After）。",
                        "The upstream rate-limited the gateway (with Retry-After)."),
     "e_500": ("网关内部故障。", "A fault inside the gateway."),
-    "e_502": ("上游不可达、出错或返回了无效内容。", "The upstream is unreachable, failing or answering nonsense."),
-    "e_503": ("该提供方尚未配置。", "The provider is not configured."),
+    "e_502": ("上游不可达、出错或返回了无效内容（已依次尝试所有可用渠道）。",
+              "The upstream is unreachable, failing or answering nonsense (after every channel "
+              "allowed to try)."),
+    "e_503": ("该提供方没有已配置且启用的渠道。", "The provider has no configured, enabled channel."),
     "e_504": ("上游未及时响应。", "The upstream did not answer in time."),
     "billing_title": ("计费与限流", "Billing and rate limits"),
     "billing_body": ("请求开始前，网关按最大可能费用冻结余额，余额不足返回 403；请求结束后按上游报告的实际用量结算，"

@@ -31,11 +31,12 @@ CHECKS = {
 
 
 class FieldError(ValueError):
-    """A channel field that cannot be taken: `field` names it, the message says why."""
+    """A channel field that cannot be taken: `field` names it, `problem` says why in a word
+    (invalid, exists, reserved, required, from_env, unknown) and the message in a sentence."""
 
-    def __init__(self, field, message):
+    def __init__(self, field, message, problem="invalid"):
         super().__init__(f"{field}: {message}")
-        self.field = field
+        self.field, self.problem = field, problem
 
 
 def mask(secret):
@@ -61,21 +62,23 @@ def checked(**texts):
         except ValueError as error:
             raise FieldError(field, str(error)) from None
     if values.get("name") in RESERVED_NAMES:
-        raise FieldError("name", f"{values['name']} is the name of a provider")
+        raise FieldError("name", f"{values['name']} is the name of a provider", "reserved")
     return values
 
 
 def add(keyring, provider, **texts):
     """A new channel from its fields as text; `base_url` defaults to a built-in provider's own."""
     if provider not in PROVIDER_TYPES:
-        raise FieldError("provider", f"unknown provider {provider!r}; known: {', '.join(PROVIDER_TYPES)}")
+        raise FieldError("provider", f"unknown provider {provider!r}; known: "
+                                     f"{', '.join(PROVIDER_TYPES)}", "unknown")
     if not (texts.get("base_url") or "").strip():
         if provider == OPENAI_COMPATIBLE:
-            raise FieldError("base_url", "an openai-compatible channel needs its server's base URL")
+            raise FieldError("base_url", "an openai-compatible channel needs its server's base URL",
+                             "required")
         texts["base_url"] = PROVIDERS[provider].default_base_url
     values = checked(**texts)
     if Channel.select().where(Channel.name == values["name"]).exists():
-        raise FieldError("name", f"a channel named {values['name']} exists already")
+        raise FieldError("name", f"a channel named {values['name']} exists already", "exists")
     row = Channel.create(provider=provider, **columns(keyring, values))
     log.info("channel %s (%s) added", row.name, provider)
     return row
@@ -109,7 +112,7 @@ def columns(keyring, values):
 def named(name):
     row = Channel.get_or_none(Channel.name == name)
     if row is None:
-        raise FieldError("name", f"no channel is named {name!r}")
+        raise FieldError("name", f"no channel is named {name!r}", "unknown")
     return row
 
 
@@ -132,7 +135,7 @@ def remove(name, upstreams):
     row = named(name)
     if row.from_env and upstreams.get(row.provider) and upstreams[row.provider].api_key:
         raise FieldError("name", f"{name} is configured by {PROVIDERS[row.provider].env_prefix}"
-                                 "_API_KEY: unset that variable, or disable the channel")
+                                 "_API_KEY: unset that variable, or disable the channel", "from_env")
     Channel.delete().where(Channel.id == row.id).execute()
     ChannelFailure.delete().where(ChannelFailure.channel == name).execute()
     log.warning("channel %s removed", name)

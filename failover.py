@@ -31,9 +31,10 @@ class Call:
 
 def complete(plan, chat, bill, call):
     """(answer bytes, usage) of the first channel that gives a whole answer."""
-    def attempt(channel):
+    def attempt(channel, answered):
         response = relay.open_upstream(call.session, channel, routing.aimed(chat.body, channel),
                                        False, call.timeouts)
+        answered()
         return relay.read_completion(response, channel, call.timeouts, call.started)
 
     return first_answer(plan, attempt, bill, call)
@@ -42,7 +43,7 @@ def complete(plan, chat, bill, call):
 def stream(plan, chat, bill, call, on_finish):
     """The relay.Stream of the first channel that sends a first event; `on_finish(stream)` settles
     it, and a failure part-way counts against the channel's health."""
-    def attempt(channel):
+    def attempt(channel, answered):
         def finished(relayed):
             on_finish(relayed)
             if isinstance(relayed.failure, UpstreamFailure):
@@ -50,8 +51,9 @@ def stream(plan, chat, bill, call, on_finish):
 
         response = relay.open_upstream(call.session, channel, routing.aimed(chat.body, channel),
                                        True, call.timeouts)
-        relayed = relay.Stream(response, channel, chat.wants_usage, call.timeouts,
-                               call.started, on_finish=finished)
+        answered()  # before the first event, which may be the last and settle the stream
+        relayed = relay.Stream(response, channel, chat.wants_usage, call.timeouts, call.started,
+                               on_finish=finished)
         relayed.begin()
         return relayed
 
@@ -59,29 +61,31 @@ def stream(plan, chat, bill, call, on_finish):
 
 
 def first_answer(plan, attempt, bill, call):
-    """`attempt(channel)` on each channel of the plan in turn until one does not fail; the last
-    failure if all do (or the deadline passed between attempts)."""
+    """`attempt(channel, answered)` on each channel of the plan in turn until one does not fail;
+    the last failure if all do (or the deadline passed between attempts). `answered()` is called
+    once the upstream began to answer (its status line)."""
     deadline = call.started + call.timeouts.total
     failure = None
     for channel in plan:
         if failure is not None and time.monotonic() >= deadline:
             break
+        bill.attempt()
         began = time.monotonic()
+
+        def answered(channel=channel, began=began):
+            bill.answered(channel.name, round((time.monotonic() - began) * 1000))
+
         try:
-            result = attempt(channel)
+            result = attempt(channel, answered)
         except UpstreamFailure as error:
-            bill.attempted()
+            bill.answered(None, None)
             call.health.failed(channel, error)
             failure = error
             continue
         except ApiError:  # the caller's own request, judged by a working channel
-            served(channel, bill, call, began)
+            answered()
+            call.health.answered(channel)
             raise
-        served(channel, bill, call, began)
+        call.health.answered(channel)
         return result
     raise failure
-
-
-def served(channel, bill, call, began):
-    bill.attempted(channel.name, round((time.monotonic() - began) * 1000))
-    call.health.answered(channel)

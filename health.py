@@ -72,8 +72,8 @@ class Health:
 
 
 class Prober:
-    """Run before requests: every `interval` seconds, in the background, probe the automatically
-    disabled channels that are due — each by the one worker that claims it."""
+    """Run before requests: every `interval` seconds, claim the automatically disabled channels
+    that are due for a probe (each is claimed by one worker) and probe them in the background."""
 
     def __init__(self, interval, keyring, session, timeouts, upstreams):
         self.interval, self.keyring, self.session, self.timeouts = interval, keyring, session, timeouts
@@ -83,12 +83,12 @@ class Prober:
     def __call__(self):
         if time.monotonic() >= self.next_run:
             self.next_run = time.monotonic() + self.interval
-            threading.Thread(target=self.run, args=(self.upstreams(),), daemon=True).start()
-
-    def run(self, upstreams):
-        with db.connection_context():
-            due = self.claim_due()
             ChannelFailure.delete().where(ChannelFailure.created < now() - FAILURES_KEPT_SECONDS).execute()
+            due = self.claim_due()
+            if due:
+                threading.Thread(target=self.run, args=(due, self.upstreams()), daemon=True).start()
+
+    def run(self, due, upstreams):
         for row in due:
             self.probe(row, upstreams)
 

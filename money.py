@@ -27,8 +27,8 @@ class Bill:
     estimate when it reported none) or `release` closes it, and frees the key's limiter slot.
     Used as a context manager, any exception before it is closed releases it at once.
 
-    One hold whatever the channels tried: `attempted` counts each try, and the request log gets
-    the channel that answered, the number of attempts and the serving channel's latency."""
+    One hold whatever the channels tried: `attempt` counts each, `answered` names the one that
+    answered; the request log gets that channel, the number of attempts and the channel's latency."""
 
     def __init__(self, key, row, ticket, price, limiter, prompt_text_bytes, message_count):
         self.key, self.row, self.ticket, self.price, self.limiter = key, row, ticket, price, limiter
@@ -48,11 +48,14 @@ class Bill:
                 raise
         return cls(key, row, ticket, price, limiter, *prompt)
 
-    def attempted(self, channel=None, upstream_ms=None):
-        """One more channel tried; `channel` is the name of one that answered."""
+    def attempt(self):
+        """One more channel is tried; none has answered yet."""
         self.attempts += 1
-        if channel is not None:
-            self.channel, self.upstream_ms = channel, upstream_ms
+        self.answered(None, None)
+
+    def answered(self, channel, upstream_ms):
+        """The channel tried last (its name) began to answer `upstream_ms` after it was asked."""
+        self.channel, self.upstream_ms = channel, upstream_ms
 
     def charge(self, usage, status=200, completion_estimate=0, delivered=True):
         """Close with the upstream's `usage`. When it reported none, the estimate (docs/money.md)

@@ -6,10 +6,13 @@ object in its body, which the gateway passes through like any unknown field:
 
     {"fake": {"chunks": 5, "interval": 0.01, "delay": 0, "status": 200, "retry_after": "3",
               "reset_after": null, "stall": 0, "keepalives": 0, "usage": {...} or null,
-              "usage_chunk": false, "text": "..."}}
+              "usage_chunk": false, "text": "...", "gate": false}}
 
-GET /_stats reports what it saw; POST /_reset forgets it. Run: python fake_upstream.py API_KEY
-(prints the port it listens on).
+`reset_after` -1 ends a stream before its first event. POST /_behave {…} sets what every request
+gets unless its own `fake` says otherwise, so that several fake upstreams can behave differently
+for the same request; with "gate": true, requests wait until the next /_behave without it.
+GET /_stats reports what it saw; POST /_reset forgets it and the behaviour. Run:
+python fake_upstream.py API_KEY (prints the port it listens on).
 """
 import json
 import sys
@@ -46,6 +49,15 @@ class Stats:
 
 
 STATS = Stats()
+BEHAVIOUR = {}
+GATE = threading.Event()
+GATE.set()
+
+
+def behave(defaults):
+    BEHAVIOUR.clear()
+    BEHAVIOUR.update(defaults)
+    GATE.clear() if defaults.get("gate") else GATE.set()
 
 
 def default_usage(fake, completion_tokens):
@@ -72,12 +84,18 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/_reset":
             with STATS.lock:
                 STATS.reset()
+            behave({})
+            return self.send_json(200, {})
+        if self.path == "/_behave":
+            behave(body)
             return self.send_json(200, {})
         with STATS.lock:
             STATS.requests += 1
             STATS.bodies.append(body)
             STATS.authorizations.append(self.headers.get("Authorization"))
-        fake = body.get("fake") or {}
+        fake = {**BEHAVIOUR, **(body.get("fake") or {})}
+        if fake.get("gate"):
+            GATE.wait(60)
         time.sleep(fake.get("delay", 0))
         if self.headers.get("Authorization") != f"Bearer {self.api_key}":
             return self.send_json(401, {"error": {
@@ -134,6 +152,9 @@ class Handler(BaseHTTPRequestHandler):
         separate = fake.get("usage_chunk") and (body.get("stream_options") or {}).get("include_usage")
         base = {"id": "fake-1", "object": "chat.completion.chunk", "created": int(time.time()),
                 "model": body.get("model")}
+        if fake.get("reset_after") == -1:
+            self.connection.shutdown(2)  # an end before the first event
+            raise ConnectionResetError
         self.event({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
                                          "logprobs": None, "finish_reason": None}], "usage": None})
         for index, piece in enumerate(pieces):

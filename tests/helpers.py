@@ -15,6 +15,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import channels  # noqa: E402
 import money  # noqa: E402
 import models  # noqa: E402
 from database import db, open_database  # noqa: E402
@@ -24,6 +25,8 @@ from providers.base import Upstream, Usage  # noqa: E402
 from providers.relay import Timeouts  # noqa: E402
 
 UPSTREAM_KEY = "sk-upstream-operator-secret"
+# ENCRYPTION_KEY for PostgreSQL runs (SQLite runs use the key file beside the database).
+TEST_ENCRYPTION_KEY = "WWN1HkI_k8gzb7b5ZsZbCxqQ8sOb0RzqPy5KAb3Hdls="
 PRICE = dict(input=2_000_000, cached_input=500_000, output=8_000_000, max_output=1000)  # 元/M: 2, 0.5, 8
 MODEL = "deepseek-flash"
 
@@ -38,9 +41,12 @@ def required(service):
 
 
 class FakeUpstream:
-    def __init__(self):
+    """A fake upstream process that accepts the API key `key`."""
+
+    def __init__(self, key=UPSTREAM_KEY):
+        self.key = key
         self.process = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fake_upstream.py"),
-                                         UPSTREAM_KEY], stdout=subprocess.PIPE, text=True)
+                                         key], stdout=subprocess.PIPE, text=True)
         self.port = int(self.process.stdout.readline())
         self.url = f"http://127.0.0.1:{self.port}/v1"
 
@@ -49,6 +55,10 @@ class FakeUpstream:
 
     def reset(self):
         requests.post(f"http://127.0.0.1:{self.port}/_reset", json={}, timeout=5)
+
+    def behave(self, **fake):
+        """Answer every request as its `fake` would say, unless the request's own says otherwise."""
+        requests.post(f"http://127.0.0.1:{self.port}/_behave", json=fake, timeout=5)
 
     def wait_for(self, condition, timeout=5.0):
         """The stats once `condition(stats)` holds, or the last stats after `timeout`."""
@@ -76,7 +86,18 @@ def empty_database(url):
 def app_config(database, upstream_url, **overrides):
     return {"DATABASE_URL": database, "TESTING": True, "REDIS_URL": None,
             "UPSTREAMS": {"deepseek": Upstream(PROVIDERS["deepseek"], upstream_url, UPSTREAM_KEY)},
-            "TIMEOUTS": Timeouts(connect=2, read=2, total=5, keepalive=0.3), **overrides}
+            "TIMEOUTS": Timeouts(connect=2, read=2, total=5, keepalive=0.3),
+            "ENCRYPTION_KEY": encryption_key(database), **overrides}
+
+
+def encryption_key(database):
+    return None if database.startswith("sqlite") else TEST_ENCRYPTION_KEY
+
+
+def add_channel(app, name, upstream, provider="deepseek", **fields):
+    """A channel to a fake upstream, with its key; `fields` as the command line takes them."""
+    return channels.add(app.extensions["keyring"], provider, name=name, base_url=upstream.url,
+                        api_key=upstream.key, **{field: str(value) for field, value in fields.items()})
 
 
 class Bank:
@@ -141,6 +162,7 @@ class GatewayServer:
         environment = {**os.environ, "SECRET_KEY": "test-secret-key-for-web-sessions",
                        "DATABASE_URL": database, "DEEPSEEK_BASE_URL": upstream_url,
                        "DEEPSEEK_API_KEY": UPSTREAM_KEY, "UPSTREAM_READ_TIMEOUT": "3",
+                       "ENCRYPTION_KEY": encryption_key(database) or "",
                        "UPSTREAM_DEADLINE": "20", "SSE_KEEPALIVE_SECONDS": "0.5",
                        "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{self.port} --workers {workers} "
                                             "--access-logfile -",

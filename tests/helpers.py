@@ -2,6 +2,7 @@
 keys read straight from the database, request builders and SSE readers, and the pages' forms."""
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -155,7 +156,7 @@ def free_port():
 class GatewayServer:
     """The gateway under real `gunicorn -c gunicorn.conf.py` with gevent workers."""
 
-    def __init__(self, database, upstream_url, workers=2, log_path=None, **env):
+    def __init__(self, database, upstream_url, workers=2, log_path=None, gunicorn_args="", **env):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # A SECRET_KEY of its own: tests empty the database (the stored one too) while it runs.
@@ -165,7 +166,7 @@ class GatewayServer:
                        "ENCRYPTION_KEY": encryption_key(database) or "",
                        "UPSTREAM_DEADLINE": "20", "SSE_KEEPALIVE_SECONDS": "0.5",
                        "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{self.port} --workers {workers} "
-                                            "--access-logfile -",
+                                            f"--access-logfile - {gunicorn_args}",
                        **env}
         self.log_path = log_path
         self.log = open(log_path, "wb") if log_path else subprocess.DEVNULL
@@ -197,6 +198,19 @@ class GatewayServer:
             self.process.wait(5)
         if self.log_path:
             self.log.close()
+
+
+def wait_until(condition, timeout=5.0):
+    """`condition()` once it is true, or its last value after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return value
+
+
+def worker_pids(log_text):
+    """The pids of the workers gunicorn booted, from its log."""
+    return set(re.findall(r"Booting worker with pid: (\d+)", log_text))
 
 
 def sse_data(text):

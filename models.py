@@ -264,23 +264,28 @@ def split_list(text):
 
 
 def create_tables():
-    """Create the tables, or add the columns an older version's tables lack."""
+    """Create the tables, or bring an older version's up to date (missing columns, indexes). When
+    nothing is missing no DDL runs: CREATE … IF NOT EXISTS still locks the table on PostgreSQL,
+    which deadlocks with the requests that other workers serve while this one starts."""
     with db.atomic():
         if is_postgres():  # concurrent CREATE TABLE IF NOT EXISTS races on PostgreSQL's catalog
             db.execute_sql("SELECT pg_advisory_xact_lock(7351)")
+        existing = set(db.get_tables())
         for model in TABLES:
-            added = add_missing_columns(model)
-            if model is ApiKey and "spent" in added:
+            if model._meta.table_name not in existing:
+                model.create_table(safe=True)
+                continue
+            if "spent" in add_missing_columns(model) and model is ApiKey:
                 count_key_spending()
-        db.create_tables(TABLES, safe=True)
+            present = {index.name for index in db.get_indexes(model._meta.table_name)}
+            if any(index._name not in present for index in model._meta.fields_to_index()):
+                model._schema.create_indexes(safe=True)
 
 
 def add_missing_columns(model):
     """ALTER TABLE … ADD COLUMN for each field the table lacks; their names."""
     table = model._meta.table_name
     present = {column.name for column in db.get_columns(table)}
-    if not present:
-        return []  # a new table: create_tables makes it whole
     missing = [f for f in model._meta.sorted_fields if f.column_name not in present]
     for field in missing:
         context = db.get_sql_context()

@@ -136,3 +136,24 @@ def test_keys_create_refuses_a_bad_policy(cli, option, value):
     cli("accounts", "create", "alice")
     assert cli("keys", "create", "alice", option, value).exit_code != 0
     assert ApiKey.select().count() == 0
+
+
+def test_init_db_upgrades_a_database_of_the_version_before_channels(cli, bank):
+    from database import db
+    from helpers import served
+    key = ApiKey.get(ApiKey.digest == ApiKey.digest_of(bank.key(bank.account("10"))))
+    served(key, 1234)
+    db.execute_sql("DROP INDEX requestlog_channel_created")
+    for table, column in (("apikey", "models"), ("apikey", "ips"), ("apikey", "budget"), ("apikey", "spent"),
+                          ("apikey", "held"), ("requestlog", "channel"), ("requestlog", "attempts"),
+                          ("requestlog", "upstream_ms")):
+        db.execute_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
+    for table in ("channelfailure", "modelalias", "channel"):
+        db.execute_sql(f"DROP TABLE {table}")
+    result = cli("init-db")
+    assert result.exit_code == 0, result.output
+    upgraded = ApiKey.get_by_id(key.id)
+    assert (upgraded.spent, upgraded.held, upgraded.budget, upgraded.models) == (1234, 0, None, "")
+    assert "requestlog_channel_created" in {index.name for index in db.get_indexes("requestlog")}
+    assert Channel.select().count() == 0 and ModelAlias.select().count() == 0
+    bank.assert_consistent()

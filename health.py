@@ -53,9 +53,9 @@ class Health:
         with db.connection_context(), db.atomic():
             RECORD_FAILURE.run(channel.name, failure.kind, failure.detail, moment)
             if failure.disables:
-                reason = f"the upstream refused the key or funds ({failure.detail})"
-                if AUTO_DISABLE.run(reason, moment, channel.name).rowcount:
-                    log.error("channel %s disabled automatically: %s", channel.name, reason)
+                if AUTO_DISABLE.run(failure.detail, moment, channel.name).rowcount:
+                    log.error("channel %s disabled automatically: its upstream refused its key or "
+                              "funds (%s)", channel.name, failure.detail)
                 return
             row = COUNT_FAILURE.run(self.failures_to_cool, moment + self.cooldown_seconds,
                                     channel.name).fetchone()

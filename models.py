@@ -186,7 +186,8 @@ class Channel(BaseModel):
     'openai-compatible' (then `name` is the provider callers and prices use). `api_key` is
     encrypted (credentials.py) and `key_hint` its masked form. A channel `from_env` takes its base
     URL and key from `<PROVIDER>_BASE_URL` / `<PROVIDER>_API_KEY`. `state` is 'enabled',
-    'disabled' (by the operator) or 'auto_disabled' (with the `reason`); `failures` in a row put it
+    'disabled' (by the operator) or 'auto_disabled' (the upstream refused its key or funds; `reason`
+    says how, e.g. 'HTTP 402 insufficient_balance'); `failures` in a row put it
     in cool-down until `cooling_until`; `probed` is when it was last probed or disabled."""
     name = CharField(unique=True)
     provider = CharField()

@@ -100,7 +100,7 @@ def test_disable_enable_and_remove_take_effect_at_once(client, boss):
 
 def test_each_channel_shows_its_reason_success_rate_latency_and_last_error(client, boss, bank):
     add(client)
-    Channel.update(state="auto_disabled", reason="the upstream refused the key or funds (HTTP 402)").where(
+    Channel.update(state="auto_disabled", reason="HTTP 402 insufficient_balance").where(
         Channel.name == "backup").execute()
     key, _ = ApiKey.issue(bank.account("10"))
     for ms in (100, 300, 200):
@@ -109,7 +109,7 @@ def test_each_channel_shows_its_reason_success_rate_latency_and_last_error(clien
     ChannelFailure.create(channel="backup", kind="server_error", detail="HTTP 503", created=time.time() - 5)
     ChannelFailure.create(channel="backup", kind="refused", detail="HTTP 402")
     html = row_of(page(client, "/admin/channels"), "backup")
-    assert "自动停用" in html and "HTTP 402)" in html
+    assert "自动停用" in html and "上游拒绝了密钥或余额（HTTP 402 insufficient_balance）" in html
     assert "60%" in html and "(3/5)" in html
     assert "200 ms" in html
     assert re.search(r'class="last-error">HTTP 402<', html)

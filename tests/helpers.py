@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,25 @@ class FakeUpstream:
     def stop(self):
         self.process.terminate()
         self.process.wait(5)
+
+
+@contextmanager
+def fake_upstreams(count):
+    """`count` fake upstream processes, each accepting a key of its own."""
+    started = [FakeUpstream(key=f"sk-fake-{n}-0123456789") for n in ("alpha", "bravo", "charlie", "delta")[:count]]
+    try:
+        yield started
+    finally:
+        for fake in started:
+            fake.stop()
+
+
+def fresh(fakes):
+    """The fakes answering normally, and no channel but those a test adds (no DEEPSEEK_API_KEY one)."""
+    models.Channel.delete().execute()
+    for fake in fakes:
+        fake.reset()
+    return fakes
 
 
 def empty_database(url):

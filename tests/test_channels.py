@@ -9,25 +9,20 @@ import pytest
 import channels
 import gateway
 from credentials import CredentialsError
-from helpers import MODEL, PRICE, FakeUpstream, add_channel, chat, expected_cost, free_port, headers, sse_json
+from helpers import (MODEL, PRICE, add_channel, chat, expected_cost, fake_upstreams, free_port, fresh,
+                     headers, sse_json)
 from models import Channel, ChannelFailure, ModelAlias, Price
 
 
 @pytest.fixture(scope="module")
 def fleet():
-    started = [FakeUpstream(key=f"sk-fake-{name}-0123456789") for name in ("alpha", "bravo", "charlie")]
-    yield started
-    for fake in started:
-        fake.stop()
+    with fake_upstreams(3) as started:
+        yield started
 
 
 @pytest.fixture
 def fakes(app, fleet):
-    """The three fakes, answering normally; only the channels a test adds (no DEEPSEEK_API_KEY one)."""
-    Channel.delete().execute()
-    for fake in fleet:
-        fake.reset()
-    return fleet
+    return fresh(fleet)
 
 
 def post(client, body, token, provider="deepseek"):

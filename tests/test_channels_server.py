@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from helpers import (ROOT, FakeUpstream, GatewayServer, add_channel, chat, expected_cost, free_port,
-                     headers, sse_json, wait_until, worker_pids)
+from helpers import (ROOT, FakeUpstream, GatewayServer, add_channel, chat, expected_cost, fake_upstreams,
+                     free_port, fresh, headers, sse_json, wait_until, worker_pids)
 from models import ApiKey, Channel, ChannelFailure
 
 WORKERS = 3
@@ -25,10 +25,8 @@ ACCESS_LOG = "--access-logformat '%(p)s \"%(r)s\" %(s)s'"
 
 @pytest.fixture(scope="module")
 def fleet():
-    started = [FakeUpstream(key=f"sk-fake-{name}-0123456789") for name in ("alpha", "bravo", "charlie", "delta")]
-    yield started
-    for fake in started:
-        fake.stop()
+    with fake_upstreams(4) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +43,7 @@ def gunicorn_channels(database, fleet, tmp_path_factory):
 
 @pytest.fixture
 def fakes(app, fleet):
-    Channel.delete().execute()
-    for fake in fleet:
-        fake.reset()
-    return fleet
+    return fresh(fleet)
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """The operator's command line (README "Command line"): `flask --app gateway <group> <command>`."""
 import json
 import sys
-from datetime import timezone
 
 import click
 from flask.cli import AppGroup
@@ -9,7 +8,8 @@ from flask.cli import AppGroup
 import money
 import routing
 import validation
-from models import Account, ApiKey, IntegrityError, Price, create_tables
+from models import KEY_DISPLAY_LENGTH, Account, ApiKey, IntegrityError, Price, create_tables
+from web import queries
 
 accounts = AppGroup("accounts", help="Accounts and their balances.")
 keys = AppGroup("keys", help="API keys.")
@@ -17,27 +17,11 @@ prices = AppGroup("prices", help="Prices per provider and model.")
 ledger = AppGroup("ledger", help="The money ledger.")
 
 
-class Yuan(click.ParamType):
-    name = "元"
-
-    def convert(self, value, param, ctx):
-        try:
-            micro = money.parse_yuan(value)
-        except ValueError as error:
-            self.fail(str(error), param, ctx)
-        if micro < 0:
-            self.fail("must not be negative", param, ctx)
-        return micro
-
-
-YUAN = Yuan()
-
-
 class Checked(click.ParamType):
-    """Text taken by one of validation.py's checks."""
+    """A value taken by a check of validation.py, as the pages take it; its complaint is the error."""
 
-    def __init__(self, check, name):
-        self.check, self.name = check, name
+    def __init__(self, name, check):
+        self.name, self.check = name, check
 
     def convert(self, value, param, ctx):
         try:
@@ -46,8 +30,19 @@ class Checked(click.ParamType):
             self.fail(str(error), param, ctx)
 
 
-MODELS = Checked(validation.model_list, "m1,m2")
-NETWORKS = Checked(validation.networks, "CIDR,CIDR")
+NAME = Checked("name", validation.account_name)
+YUAN = Checked("元", validation.amount)
+POSITIVE_YUAN = Checked("元", lambda text: validation.amount(text, positive=True))
+NUMBER = Checked("N", validation.whole_number)
+LABEL = Checked("text", validation.label)
+NOTE = Checked("text", validation.note)
+EXPIRY = Checked("date", validation.expiry)
+PROVIDER = Checked("provider", lambda name: validation.provider(name, routing.provider_names()))
+MODEL = Checked("model", validation.model_name)
+MODELS = Checked("m1,m2", validation.model_list)
+NETWORKS = Checked("CIDR,CIDR", validation.networks)
+# An amount such as -5 is an argument to refuse with the amount's own message, not an unknown option.
+NEGATIVE_ARGUMENTS = {"ignore_unknown_options": True}
 
 
 def register(app):
@@ -64,13 +59,13 @@ def init_db():
 
 
 @accounts.command("create")
-@click.argument("name")
-@click.option("--balance", type=YUAN, default=0, help="Opening balance in 元.")
+@click.argument("name", type=NAME)
+@click.option("--balance", type=YUAN, default="0", help="Opening balance in 元.")
 @click.option("--admin", is_flag=True, help="May manage accounts, top-ups and prices.")
 @click.option("--password-stdin", is_flag=True, help="Read a web sign-in password from stdin.")
 def create_account(name, balance, admin, password_stdin):
     """Create an account."""
-    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    password = read_password(from_stdin=True) if password_stdin else None
     try:
         money.create_account(name, balance=balance, is_admin=admin, password=password)
     except IntegrityError:
@@ -78,10 +73,29 @@ def create_account(name, balance, admin, password_stdin):
     click.echo(f"account {name} created with {money.yuan(balance)} 元")
 
 
-@accounts.command("topup")
+@accounts.command("password")
 @click.argument("name")
-@click.argument("amount", type=YUAN)
-@click.option("--note", default="", help="Kept on the ledger row.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin, not a prompt.")
+def set_password(name, password_stdin):
+    """Set an account's web sign-in password; its web sessions end."""
+    _account(name).change_password(read_password(from_stdin=password_stdin))
+    click.echo(f"password of {name} set; its web sessions have ended")
+
+
+def read_password(from_stdin):
+    """A password from the first line of stdin, or from a hidden prompt typed twice."""
+    text = (sys.stdin.readline().rstrip("\r\n") if from_stdin
+            else click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    try:
+        return validation.password(text)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@accounts.command("topup", context_settings=NEGATIVE_ARGUMENTS)
+@click.argument("name")
+@click.argument("amount", type=POSITIVE_YUAN)
+@click.option("--note", type=NOTE, default="", help="Kept on the ledger row.")
 def topup(name, amount, note):
     """Add AMOUNT 元 to an account's balance."""
     money.topup(_account(name), amount, note)
@@ -93,66 +107,105 @@ def topup(name, amount, note):
 def show_account(name):
     """Print an account, its balance and its keys as JSON."""
     account = _account(name)
-    click.echo(json.dumps({
-        "name": account.name, "admin": account.is_admin,
-        "balance": money.yuan(account.balance), "held": money.yuan(account.held),
-        "keys": [{"prefix": k.prefix, "label": k.label, "state": k.state, "rpm": k.rpm,
-                  "tpm": k.tpm, "concurrency": k.concurrency, "expires": validation.utc(k.expires) or None,
-                  "models": k.model_list, "budget": None if k.budget is None else money.yuan(k.budget),
-                  "spent": money.yuan(k.spent), "ips": k.network_list}
-                 for k in account.keys.order_by(ApiKey.id)],
-    }, ensure_ascii=False, indent=2))
+    echo_json({**account_json(account),
+               "keys": [key_json(key) for key in account.keys.order_by(ApiKey.id)]})
+
+
+@accounts.command("list")
+def list_accounts():
+    """Print every account with its balance and number of keys as JSON."""
+    echo_json([{**account_json(account), "keys": account.key_count}
+               for account in queries.accounts_overview()])
+
+
+def account_json(account):
+    return {"name": account.name, "admin": account.is_admin,
+            "balance": money.yuan(account.balance), "held": money.yuan(account.held)}
+
+
+def key_json(key):
+    """What may be shown of a key: never the key itself nor its digest."""
+    return {"prefix": key.prefix, "label": key.label, "state": key.state, "rpm": key.rpm,
+            "tpm": key.tpm, "concurrency": key.concurrency, "expires": validation.utc(key.expires) or None,
+            "models": key.model_list, "budget": None if key.budget is None else money.yuan(key.budget),
+            "spent": money.yuan(key.spent), "ips": key.network_list}
 
 
 @keys.command("create")
 @click.argument("account")
-@click.option("--name", "label", default="", help="A label to tell keys apart.")
-@click.option("--rpm", type=click.IntRange(1), help="Requests per minute.")
-@click.option("--tpm", type=click.IntRange(1), help="Tokens per minute.")
-@click.option("--concurrency", type=click.IntRange(1), help="Requests in flight at once.")
-@click.option("--expires", type=click.DateTime(), help="When the key stops working (UTC).")
+@click.option("--name", "label", type=LABEL, default="", help="A label to tell keys apart.")
+@click.option("--rpm", type=NUMBER, help="Requests per minute.")
+@click.option("--tpm", type=NUMBER, help="Tokens per minute.")
+@click.option("--concurrency", type=NUMBER, help="Requests in flight at once.")
+@click.option("--expires", type=EXPIRY, help="When the key stops working, e.g. 2027-01-31T18:00 (UTC).")
 @click.option("--models", type=MODELS, default="", help="The only models it may use.")
 @click.option("--budget", type=YUAN, help="The most it may spend over its life, in 元.")
 @click.option("--ips", type=NETWORKS, default="", help="The only networks it may be used from.")
 def create_key(account, label, rpm, tpm, concurrency, expires, models, budget, ips):
     """Issue a key; it is printed once, alone on the last line."""
-    expires_at = expires.replace(tzinfo=timezone.utc).timestamp() if expires else None
     key, token = ApiKey.issue(_account(account), label=label, rpm=rpm, tpm=tpm,
-                              concurrency=concurrency, expires=expires_at, models=",".join(models),
+                              concurrency=concurrency, expires=expires, models=",".join(models),
                               budget=budget, ips=",".join(ips))
     click.echo(f"key {key.prefix}… for {account} (shown once, store it now):", err=True)
     click.echo(token)
 
 
+@keys.command("list")
+@click.argument("account", required=False)
+def list_keys(account):
+    """Print the keys of ACCOUNT, or of every account, as JSON (prefixes only)."""
+    query = ApiKey.select(ApiKey, Account).join(Account).order_by(Account.name, ApiKey.id)
+    if account is not None:
+        query = query.where(ApiKey.account == _account(account).id)
+    echo_json([{"account": key.account.name, **key_json(key), "created": validation.utc(key.created),
+                "last_used": validation.utc(key.last_used) or None} for key in query])
+
+
 @keys.command("revoke")
-@click.argument("prefix")
-def revoke_key(prefix):
-    """Revoke the key whose display prefix starts with PREFIX."""
-    matches = list(ApiKey.select().where(ApiKey.prefix.startswith(prefix)).limit(2))
+@click.argument("key")
+def revoke_key(key):
+    """Revoke KEY: its display prefix as the lists show it, or the whole key."""
+    found = _key(key)
+    ApiKey.revoke(found.id)
+    click.echo(f"key {found.prefix} revoked")
+
+
+def _key(text):
+    """The key a whole token (found by its digest) or the start of a display prefix names."""
+    if len(text) > KEY_DISPLAY_LENGTH:
+        found = ApiKey.get_or_none(ApiKey.digest == ApiKey.digest_of(text))
+        if found is None:  # the text may be a secret: it is not repeated
+            raise click.ClickException("no key is the one given")
+        return found
+    matches = list(ApiKey.select().where(ApiKey.prefix.startswith(text)).limit(2))
     if not matches:
-        raise click.ClickException(f"no key has the prefix {prefix!r}")
-    if len(matches) > 1 or not prefix:
-        raise click.ClickException(f"the prefix {prefix!r} is ambiguous; give more of it")
-    ApiKey.revoke(matches[0].id)
-    click.echo(f"key {matches[0].prefix} revoked")
+        raise click.ClickException(f"no key has the prefix {text!r}")
+    if len(matches) > 1 or not text:
+        raise click.ClickException(f"the prefix {text!r} is ambiguous; give more of it")
+    return matches[0]
 
 
 @prices.command("set")
-@click.argument("provider")
-@click.argument("model")
+@click.argument("provider", type=PROVIDER)
+@click.argument("model", type=MODEL)
 @click.option("--input", "input_", type=YUAN, required=True, help="元 per million cache-miss input tokens.")
 @click.option("--cached-input", type=YUAN, required=True, help="元 per million cache-hit input tokens.")
 @click.option("--output", type=YUAN, required=True, help="元 per million output tokens.")
-@click.option("--max-output", type=click.IntRange(1), default=8192, show_default=True,
+@click.option("--max-output", type=NUMBER, default="8192", show_default=True,
               help="The model's largest max_tokens; sent upstream when the caller sends none.")
 def set_price(provider, model, input_, cached_input, output, max_output):
     """Set a model's price in 元 per million tokens."""
-    if not routing.is_provider(provider):
-        raise click.ClickException(f"unknown provider {provider!r}; known: "
-                                   f"{', '.join(routing.provider_names())}")
     Price.set(provider, model, input=input_, cached_input=cached_input, output=output,
-                     max_output=max_output)
+              max_output=max_output)
     click.echo(f"price of {provider}/{model} set")
+
+
+@prices.command("list")
+def list_prices():
+    """Print every price as JSON, in 元 per million tokens."""
+    echo_json([{"provider": price.provider, "model": price.model, "input": money.yuan(price.input),
+                "cached_input": money.yuan(price.cached_input), "output": money.yuan(price.output),
+                "max_output": price.max_output} for price in Price.of_providers(routing.provider_names())])
 
 
 @ledger.command("check")
@@ -166,7 +219,12 @@ def check_ledger():
     click.echo(f"ledger consistent for {Account.select().count()} accounts")
 
 
+def echo_json(value):
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
 def _account(name):
+    """The account named `name`; not checked as a new name is, so that an odd old one stays reachable."""
     account = Account.get_or_none(Account.name == name)
     if account is None:
         raise click.ClickException(f"no account named {name!r}")

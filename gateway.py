@@ -11,6 +11,7 @@ import secrets
 import time
 import uuid
 
+import click
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
 import billing
@@ -18,6 +19,7 @@ import channels
 import chat_request
 import cli
 import cli_channels
+import cors
 import credentials
 import database
 import errors
@@ -57,6 +59,7 @@ def create_app(config=None):
         app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or setting(
             "secret_key", lambda: secrets.token_hex(32))
         channels.sync_env(app.config["UPSTREAMS"])
+        warn_when_no_provider(app.config["UPSTREAMS"])
     app.extensions.update(keyring=keyring, upstream_session=relay.new_session(),
                           health=health.Health(app.config["CHANNEL_FAILURES_TO_COOL"],
                                                app.config["CHANNEL_COOLDOWN_SECONDS"]))
@@ -72,6 +75,7 @@ def create_app(config=None):
     app.after_request(finish_response)
     app.teardown_request(close_database)
     errors.register(app, page_error=web.error_page)
+    cors.register(app)
     cli.register(app)
     cli_channels.register(app)
     app.register_blueprint(api)
@@ -97,6 +101,7 @@ def config_from_env(environ):
         "REDIS_URL": environ.get("REDIS_URL") or None,
         "SECRET_KEY": environ.get("SECRET_KEY") or None,
         "MAX_CONTENT_LENGTH": int(environ.get("MAX_REQUEST_BYTES", 4 * 1024 * 1024)),
+        "CORS_ORIGINS": environ.get("CORS_ORIGINS", ""),
         "UPSTREAMS": upstreams_from_env(environ),
         "TIMEOUTS": relay.Timeouts(connect=number("UPSTREAM_CONNECT_TIMEOUT", 5),
                                    read=number("UPSTREAM_READ_TIMEOUT", 120),
@@ -115,8 +120,17 @@ def config_from_env(environ):
     }
 
 
+def warn_when_no_provider(upstreams):
+    """At a server's start; not under a `flask` command, whose shell need not hold the keys."""
+    if click.get_current_context(silent=True) is None and not routing.usable_channels(upstreams):
+        missing = ", ".join(f"{u.provider.env_prefix}_API_KEY" for u in upstreams.values())
+        log.warning("No provider is configured: every chat request will get 503 until one of %s "
+                    "is set, or a channel is added (flask --app gateway channels add).", missing)
+
+
 def bootstrap_admin():
-    """On first start, an `admin` account with a random password, printed once to the log."""
+    """On first start (of the server, or of a `flask` command run before it), an `admin` account
+    with a random password, printed once on stderr: the server's log or that command's terminal."""
     if Account.select().where(Account.is_admin).exists():
         return
     password = secrets.token_urlsafe(12)
@@ -124,8 +138,9 @@ def bootstrap_admin():
         money.create_account("admin", is_admin=True, password=password)
     except IntegrityError:
         return  # another worker made it first
-    log.warning("Created the admin account 'admin' with password %s (shown once; change it).",
-                password)
+    log.warning("Created the admin account 'admin' with password %s. It is shown this once: sign "
+                "in at /signin and change it at /password, or set one with `flask --app gateway "
+                "accounts password admin`.", password)
 
 
 def open_request():
@@ -188,13 +203,20 @@ def authenticate():
 
 
 def read_body():
-    """The request body; 413 from Content-Length alone, before reading a byte of it."""
+    """The request body; 413 from Content-Length alone, before reading a byte of it, or, for a
+    chunked body, once it runs past the limit (the server ends a chunked body: README "The API")."""
     limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, "request_too_large",
-                       f"The request body is larger than {limit} bytes.",
-                       headers={"Connection": "close"})
-    return request.get_data()
+    too_large = ApiError(413, "request_too_large", f"The request body is larger than {limit} bytes.",
+                         headers={"Connection": "close"})
+    if request.content_length is not None:
+        if request.content_length > limit:
+            raise too_large
+        return request.get_data()
+    chunked = request.environ.get("wsgi.input_terminated")
+    body = request.environ["wsgi.input"].read(limit + 1) if chunked else b""
+    if len(body) > limit:
+        raise too_large
+    return body
 
 
 def route(chat, key):
@@ -247,7 +269,7 @@ def authenticate_and_report():
 def list_models():
     """The models callers can reach now, aliases included, as far as the key may use them."""
     key = authenticate_and_report()
-    reachable = routing.available(current_app.config["UPSTREAMS"], current_app.extensions["keyring"])
+    reachable = routing.available(current_app.config["UPSTREAMS"])
     return jsonify({"object": "list", "data": [
         {"id": name, "object": "model", "created": 0, "owned_by": provider}
         for name, provider, model in reachable if key_policy.allows_model(key, name, provider, model)]})

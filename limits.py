@@ -55,7 +55,7 @@ class DatabaseLimiter:
 def current_headers(key):
     """The headers of a key's limits for a response that admits nothing; the request log is the
     record whichever limiter admits."""
-    return counts_in_database(key).headers(key, admitting=False) if has_limits(key) else {}
+    return counts_in_database(key).headers(key, admitted=False) if has_limits(key) else {}
 
 
 def check_in_database(key):
@@ -91,29 +91,34 @@ class Counts:
     tokens_reset: float = 0.0
     in_flight: int = 0
 
-    def headers(self, key, admitting):
+    def headers(self, key, admitted):
+        """The rate-limit headers; an `admitted` request is in the window itself from now on, so
+        with none before it the window resets a whole minute from now."""
         headers = {}
         if key.rpm:
-            remaining = key.rpm - self.requests - (admitting and self.requests < key.rpm)
-            headers.update(_headers("requests", key.rpm, remaining, self.requests_reset))
+            reset = self.requests_reset if self.requests else (WINDOW if admitted else 0.0)
+            headers.update(_headers("requests", key.rpm, key.rpm - self.requests - admitted, reset))
         if key.tpm:
             headers.update(_headers("tokens", key.tpm, key.tpm - self.tokens, self.tokens_reset))
         return headers
 
     def verdict(self, key):
         """The headers of an admission, or the 429 (carrying them) when a limit is reached."""
-        headers = self.headers(key, admitting=True)
-        failure = None
-        if key.rpm and self.requests >= key.rpm:
-            failure = _too_many(f"this key may make {key.rpm} requests per minute", self.requests_reset)
-        elif key.tpm and self.tokens >= key.tpm:
-            failure = _too_many(f"this key may use {key.tpm} tokens per minute", self.tokens_reset)
-        elif key.concurrency and self.in_flight >= key.concurrency:
-            failure = _too_many(f"this key may have {key.concurrency} requests in flight", 1)
+        failure = self.refusal(key)
+        headers = self.headers(key, admitted=failure is None)
         if failure:
             failure.headers.update(headers)
             raise failure
         return headers
+
+    def refusal(self, key):
+        if key.rpm and self.requests >= key.rpm:
+            return _too_many(f"this key may make {key.rpm} requests per minute", self.requests_reset)
+        if key.tpm and self.tokens >= key.tpm:
+            return _too_many(f"this key may use {key.tpm} tokens per minute", self.tokens_reset)
+        if key.concurrency and self.in_flight >= key.concurrency:
+            return _too_many(f"this key may have {key.concurrency} requests in flight", 1)
+        return None
 
 
 def _headers(kind, limit, remaining, reset):

@@ -37,6 +37,13 @@ class Account(BaseModel):
     def set_password(self, password):
         self.password_hash = generate_password_hash(password)
 
+    def change_password(self, password):
+        """A new password; every web session of the account ends, on every worker."""
+        self.set_password(password)
+        with db.atomic():  # the hash alone: a whole-row save could undo a concurrent charge
+            Account.update(password_hash=self.password_hash).where(Account.id == self.id).execute()
+            WebSession.delete().where(WebSession.account == self.id).execute()
+
     def check_password(self, password):
         return bool(self.password_hash) and check_password_hash(self.password_hash, password)
 

@@ -8,6 +8,7 @@ cooling down after failures in a row are left out, unless every channel is cooli
 import random
 import time
 
+import channels
 from channels import OPENAI_COMPATIBLE, provider_of
 from database import Statement
 from errors import ApiError, bad_request
@@ -17,8 +18,7 @@ from providers.base import Upstream
 
 CHANNEL_COLUMNS = ("id", "name", "provider", "base_url", "api_key", "from_env", "priority", "weight",
                    "models", "model_map", "state", "failures", "cooling_until")
-ENABLED_CHANNELS = Statement.select("channel", CHANNEL_COLUMNS,
-                                    "(provider = ? OR name = ?) AND state = 'enabled'")
+CHANNELS_OF = Statement.select("channel", CHANNEL_COLUMNS, "provider = ? OR name = ?")
 ALIAS = Statement.select("modelalias", ("provider", "model"), "alias = ?")
 SELF_HOSTED = Statement.select("channel", ("id",), "name = ? AND provider = 'openai-compatible'")
 
@@ -63,14 +63,29 @@ def inferred_provider(model):
 def plan(provider, model, upstreams, keyring, max_attempts):
     """The channels to try for `model` of `provider`, in order, at most `max_attempts`; 503 when
     none is enabled and configured here."""
-    rows = [Channel(**dict(zip(CHANNEL_COLUMNS, row)))
-            for row in ENABLED_CHANNELS.run(provider, provider).fetchall()]
-    candidates = [row for row in rows if serves(row, provider, model)]
+    rows = with_environment_rows(lambda: [Channel(**dict(zip(CHANNEL_COLUMNS, row))) for row in
+                                          CHANNELS_OF.run(provider, provider).fetchall()],
+                                 upstreams, [provider])
+    candidates = [row for row in rows if row.state == "enabled" and serves(row, provider, model)]
     channels = [(row, channel) for row in candidates
                 if (channel := upstream_of(row, upstreams, keyring)) is not None]
     if not channels:
         raise not_configured(provider, model)
     return [channel for _, channel in ordered(channels, time.time())][:max_attempts]
+
+
+def with_environment_rows(read_rows, upstreams, providers):
+    """`read_rows()`, after making the row of any of `providers` whose channel the environment
+    configures and which has none yet (the database was emptied, or the configuration changed
+    since the start): the environment says which channels exist, the row keeps their state."""
+    rows = read_rows()
+    present = {row.name for row in rows}
+    missing = {name: upstreams[name] for name in providers
+               if name in upstreams and upstreams[name].api_key and name not in present}
+    if not missing:
+        return rows
+    channels.sync_env(missing)
+    return read_rows()
 
 
 def serves(row, provider, model):
@@ -79,13 +94,17 @@ def serves(row, provider, model):
     return of_provider and (not row.models or model in row.model_list)
 
 
+def configured_here(row, upstreams):
+    """False for a channel configured by environment variables that this server's lacks."""
+    return not row.from_env or bool(row.provider in upstreams and upstreams[row.provider].api_key)
+
+
 def upstream_of(row, upstreams, keyring):
-    """The channel as the vendor module takes it; None for a channel configured by environment
-    variables that this server's environment does not set."""
+    """The channel as the vendor module takes it; None if it is not configured here."""
+    if not configured_here(row, upstreams):
+        return None
     if row.from_env:
-        configured = upstreams.get(row.provider)
-        if configured is None or not configured.api_key:
-            return None
+        configured = upstreams[row.provider]
         provider, base_url, api_key = configured.provider, configured.base_url, configured.api_key
     else:
         provider, base_url, api_key = provider_of(row), row.base_url, keyring.decrypt(row.api_key)
@@ -113,18 +132,23 @@ def not_configured(provider, model):
                     headers={"x-should-retry": "false"})
 
 
-def reachable_prices(upstreams, keyring):
+def usable_channels(upstreams):
+    """The enabled channels configured on this server, as rows."""
+    rows = with_environment_rows(lambda: list(Channel.select()), upstreams, upstreams)
+    return [row for row in rows if row.state == "enabled" and configured_here(row, upstreams)]
+
+
+def reachable_prices(upstreams):
     """The prices of the models an enabled channel, configured here, serves now."""
-    rows = [row for row in Channel.select().where(Channel.state == "enabled")
-            if upstream_of(row, upstreams, keyring) is not None]
+    rows = usable_channels(upstreams)
     return [price for price in Price.select().order_by(Price.provider, Price.model)
             if any(serves(row, price.provider, price.model) for row in rows)]
 
 
-def available(upstreams, keyring):
+def available(upstreams):
     """The models callers can reach now, as (name, provider, target model): the priced models an
     enabled channel serves, then the aliases of those."""
-    served = [(p.model, p.provider, p.model) for p in reachable_prices(upstreams, keyring)]
+    served = [(p.model, p.provider, p.model) for p in reachable_prices(upstreams)]
     reachable = {(provider, model) for _, provider, model in served}
     aliases = [(a.alias, a.provider, a.model) for a in ModelAlias.select().order_by(ModelAlias.alias)
                if (a.provider, a.model) in reachable]

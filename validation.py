@@ -1,12 +1,15 @@
-"""What the command line and the pages accept alike: names, amounts, passwords, numbers, dates,
-and the fields of channels and key policies. Each check returns the value it took (lists as
-lists) or raises ValueError saying what is wrong."""
+"""What the command line and the pages accept alike: names, labels, notes, amounts, passwords,
+numbers, dates, and the fields of channels and key policies. Each check returns the value it took
+(lists as lists) or raises ValueError saying what is wrong; the pages word that in the visitor's
+language, the command line shows it as it is."""
 import ipaddress
 import re
+import time
 from datetime import datetime, timezone
 from urllib.parse import urlparse
 
 import money
+from providers import PROVIDERS
 
 ACCOUNT_NAME = re.compile(r"^[\w.@-]{1,64}$")
 MODEL_NAME = re.compile(r"^[\w./:-]{1,100}$")
@@ -14,12 +17,15 @@ WHOLE_NUMBER = re.compile(r"^[0-9]{1,9}$")
 CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 SECRET = re.compile(r"^[\x21-\x7e]{1,1000}$")
 MIN_PASSWORD = 8
-MAX_AMOUNT = 10**9 * money.MICRO  # a billion 元: far below what a BIGINT column holds
+MAX_LABEL, MAX_NOTE = 100, 200
+MAX_YUAN = 10**9  # far below what a BIGINT column of micro-yuan holds
+MAX_AMOUNT = MAX_YUAN * money.MICRO
 
 
 def account_name(text):
+    """No blank and no space: every name shows, and can be clicked, on the admin page."""
     if not ACCOUNT_NAME.match(text or ""):
-        raise ValueError("a name is 1 to 64 letters, digits or . @ _ -")
+        raise ValueError("a name is 1 to 64 letters, digits or . @ _ - (no spaces)")
     return text
 
 
@@ -29,9 +35,32 @@ def model_name(text):
     return text
 
 
+def provider(name, known=tuple(PROVIDERS)):
+    """A provider's name among `known`: the built-in ones, and self-hosted channels' when given."""
+    if name not in known:
+        raise ValueError(f"unknown provider {name!r}; known: {', '.join(known)}")
+    return name
+
+
 def password(text):
     if len(text or "") < MIN_PASSWORD:
         raise ValueError(f"a password has at least {MIN_PASSWORD} characters")
+    return text
+
+
+def label(text):
+    """A key's label, trimmed; it may be blank."""
+    return _at_most(MAX_LABEL, (text or "").strip(), "a label")
+
+
+def note(text):
+    """A top-up's note, trimmed."""
+    return _at_most(MAX_NOTE, (text or "").strip(), "a note")
+
+
+def _at_most(length, text, what):
+    if len(text) > length:
+        raise ValueError(f"{what} has at most {length} characters")
     return text
 
 
@@ -39,8 +68,8 @@ def amount(text, positive=False):
     """Micro-yuan from a decimal string of 元, from 0 (or above, when `positive`) to a billion."""
     micro = money.parse_yuan(text)
     if not (0 < micro if positive else 0 <= micro) or micro > MAX_AMOUNT:
-        raise ValueError(f"an amount of 元 {'above' if positive else 'from'} 0 up to "
-                         f"{money.yuan(MAX_AMOUNT)}")
+        lowest = "more than 0" if positive else "from 0"
+        raise ValueError(f"an amount must be {lowest} and at most {MAX_YUAN:,} 元, not {text}")
     return micro
 
 
@@ -48,7 +77,7 @@ def whole_number(text):
     """A positive integer of at most nine digits."""
     text = str(text).strip()
     if not WHOLE_NUMBER.match(text) or int(text) < 1:
-        raise ValueError("a whole number of at least 1")
+        raise ValueError(f"a whole number from 1 to 999,999,999, not {text!r}")
     return int(text)
 
 
@@ -57,8 +86,20 @@ def moment(text):
     try:
         value = datetime.fromisoformat(str(text).strip())
     except ValueError:
-        raise ValueError("a date and time such as 2027-01-31T18:00") from None
+        raise ValueError(f"a date and time such as 2027-01-31T18:00, not {text!r}") from None
     return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def future(timestamp):
+    """A unix time that has not come yet: a key made to expire in the past would be dead at birth."""
+    if timestamp <= time.time():
+        raise ValueError(f"{utc(timestamp)} is in the past")
+    return timestamp
+
+
+def expiry(text):
+    """When a key stops working: a date and time still to come."""
+    return future(moment(text))
 
 
 def utc(timestamp, pattern="%Y-%m-%dT%H:%M:%SZ"):

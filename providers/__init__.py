@@ -1,9 +1,10 @@
 """The upstream side: the provider contract (`base`), OpenAI's wire format shared by most vendors
-(`openai_style`), one module per vendor, the relay (`relay`) and SSE framing (`sse`)."""
-from providers import deepseek
+(`openai_style`), one module per vendor (Anthropic's translation in two), the relay (`relay`) and
+SSE framing (`sse`)."""
+from providers import anthropic, deepseek
 from providers.base import Upstream
 
-PROVIDERS = {p.name: p for p in (deepseek.provider,)}
+PROVIDERS = {p.name: p for p in (deepseek.provider, anthropic.provider)}
 
 
 def upstreams_from_env(environ):

@@ -7,11 +7,12 @@ import os
 
 import pytest
 
-import gateway
 from database import db
-from helpers import (PASSWORD, PRICE, MODEL, Bank, FakeUpstream, GatewayServer, app_config,
-                     empty_database)
+from helpers import (CLAUDE, CLAUDE_PRICE, PASSWORD, UPSTREAM_KEY, Bank, FakeUpstream, GatewayServer,
+                     chromium, fake_anthropic, new_app)
 from models import Price
+from providers import PROVIDERS
+from providers.base import Upstream
 
 
 @pytest.fixture(scope="session")
@@ -36,10 +37,8 @@ def database(tmp_path_factory):
 
 @pytest.fixture
 def app(database, upstream):
-    empty_database(database)
-    application = gateway.create_app(app_config(database, upstream.url))
+    application = new_app(database, upstream.url)
     db.connect(reuse_if_open=True)
-    Price.create(provider="deepseek", model=MODEL, **PRICE)
     yield application
     db.close()
 
@@ -55,9 +54,16 @@ def bank(app):
 
 
 @pytest.fixture(scope="module")
-def gunicorn_server(database, upstream_server, tmp_path_factory):
+def browser():
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def gunicorn_server(database, upstream_server, anthropic_server, tmp_path_factory):
     running = GatewayServer(database, upstream_server.url,
-                            log_path=tmp_path_factory.mktemp("gunicorn") / "gunicorn.log")
+                            log_path=tmp_path_factory.mktemp("gunicorn") / "gunicorn.log",
+                            ANTHROPIC_BASE_URL=anthropic_server.url, ANTHROPIC_API_KEY=UPSTREAM_KEY)
     yield running
     running.stop()
 
@@ -65,6 +71,29 @@ def gunicorn_server(database, upstream_server, tmp_path_factory):
 @pytest.fixture
 def server(app, gunicorn_server):
     """gunicorn (one per test module) on the same database as `app`: set accounts up in-process."""
+    return gunicorn_server
+
+
+@pytest.fixture(scope="session")
+def anthropic_server():
+    server = fake_anthropic()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def claude(app, anthropic_server):
+    """The fake Anthropic, reset, as the app's `anthropic` upstream, with Claude priced."""
+    anthropic_server.reset()
+    app.config["UPSTREAMS"]["anthropic"] = Upstream(PROVIDERS["anthropic"], anthropic_server.url,
+                                                    UPSTREAM_KEY)
+    Price.set("anthropic", CLAUDE, **CLAUDE_PRICE)
+    return anthropic_server
+
+
+@pytest.fixture
+def claude_server(claude, gunicorn_server):
+    """gunicorn (one per test module), the fake Anthropic reset and Claude priced."""
     return gunicorn_server
 
 

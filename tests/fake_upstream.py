@@ -197,9 +197,9 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-def main():
-    Handler.api_key = sys.argv[1]
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+def main(handler=Handler):
+    handler.api_key = sys.argv[1]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     server.request_queue_size = 1024
     print(server.server_address[1], flush=True)

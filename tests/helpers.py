@@ -1,5 +1,6 @@
 """What the tests share: the fake upstream process, real gunicorn servers, a bank of accounts and
 keys read straight from the database, request builders and SSE readers, and the pages' forms."""
+import dataclasses
 import json
 import os
 import re
@@ -43,14 +44,15 @@ def required(service):
 
 
 class FakeUpstream:
-    """A fake upstream process that accepts the API key `key`."""
+    """A fake upstream process: `script` in tests/, accepting the API key `key`, its base URL
+    ending in `path`."""
 
-    def __init__(self, key=UPSTREAM_KEY):
+    def __init__(self, script="fake_upstream.py", path="/v1", key=UPSTREAM_KEY):
         self.key = key
-        self.process = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fake_upstream.py"),
-                                         key], stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen([sys.executable, str(ROOT / "tests" / script), key],
+                                        stdout=subprocess.PIPE, text=True)
         self.port = int(self.process.stdout.readline())
-        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.url = f"http://127.0.0.1:{self.port}{path}"
 
     def stats(self):
         return requests.get(f"http://127.0.0.1:{self.port}/_stats", timeout=5).json()
@@ -87,8 +89,11 @@ def fake_upstreams(count):
             fake.stop()
 
 
-def fresh(fakes):
-    """The fakes answering normally, and no channel but those a test adds (no DEEPSEEK_API_KEY one)."""
+def fresh(app, fakes):
+    """The fakes answering normally, and no channel but those a test adds: no provider's key is in
+    the app's environment."""
+    app.config["UPSTREAMS"] = {name: dataclasses.replace(upstream, api_key="")
+                               for name, upstream in app.config["UPSTREAMS"].items()}
     models.Channel.delete().execute()
     for fake in fakes:
         fake.reset()
@@ -102,6 +107,15 @@ def empty_database(url):
         models.create_tables()
         for table in reversed(models.TABLES):
             table.delete().execute()
+
+
+def new_app(database, upstream_url, **config):
+    """The gateway on an emptied `database`, its one model priced, with `config` over the tests'."""
+    import gateway
+    empty_database(database)
+    app = gateway.create_app(app_config(database, upstream_url, **config))
+    models.Price.create(provider="deepseek", model=MODEL, **PRICE)
+    return app
 
 
 def app_config(database, upstream_url, **overrides):
@@ -164,6 +178,33 @@ def expected_cost(prompt=12, cached=4, completion=0, price=PRICE):
     """The exact charge in micro-yuan, as docs/money.md defines it (ceil of the sum)."""
     total = ((prompt - cached) * price["input"] + cached * price["cached_input"]
              + completion * price["output"])
+    return -(-total // 1_000_000)
+
+
+# --- Anthropic ----------------------------------------------------------------------------------
+
+CLAUDE = "claude-sonnet-5-5"
+CLAUDE_PRICE = dict(input=21_000_000, cached_input=2_100_000, output=105_000_000, max_output=4096)
+
+
+def fake_anthropic():
+    """The fake Anthropic Messages API (tests/fake_anthropic.py); its base URL ends before /v1."""
+    return FakeUpstream("fake_anthropic.py", path="")
+
+
+def claude_chat(content="你好", fake=None, **fields):
+    """A chat body for Claude; `fake` steers the fake Anthropic through the last message's text."""
+    messages = [{"role": "user", "content": content}]
+    if fake is not None:
+        messages.append({"role": "user", "content": json.dumps({"fake": fake})})
+    return {"model": CLAUDE, "messages": messages, **fields}
+
+
+def anthropic_cost(input_tokens=12, cache_read=0, cache_write=0, output=0, price=CLAUDE_PRICE):
+    """The exact charge for Anthropic's usage counts (`input_tokens` excludes the cache): reads at
+    the cached price, writes at the cache-write price (the miss price when the price has none)."""
+    total = (input_tokens * price["input"] + cache_read * price["cached_input"]
+             + cache_write * price.get("cache_write", price["input"]) + output * price["output"])
     return -(-total // 1_000_000)
 
 
@@ -233,6 +274,16 @@ def worker_pids(log_text):
     return set(re.findall(r"Booting worker with pid: (\d+)", log_text))
 
 
+def wait_until_settled(account, timeout=5.0):
+    """The account's one request row, once settled (a stream settles after its client left)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        [row] = RequestLog.select().where(RequestLog.account == account.id)
+        if row.state == "settled" or time.monotonic() > deadline:
+            return row
+        time.sleep(0.05)
+
+
 def sse_data(text):
     """The `data:` payloads of an SSE body, in order (comments left out)."""
     return [line[len("data: "):] for line in text.split("\n") if line.startswith("data: ")]
@@ -240,6 +291,32 @@ def sse_data(text):
 
 def sse_json(text):
     return [json.loads(data) for data in sse_data(text) if data != "[DONE]"]
+
+
+# --- a real browser ----------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
+
+
+@contextmanager
+def chromium():
+    """Headless Chromium (Debian's, never a downloaded one) driven by Playwright."""
+    absent = required("Chromium driven by Playwright")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as error:
+        absent(f"the playwright package: {error}")
+    if not os.access(CHROMIUM, os.X_OK):
+        absent(f"{CHROMIUM} (Debian's chromium package)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 # --- the pages' forms ---------------------------------------------------------------------------

@@ -1,7 +1,6 @@
 """End to end in headless Chromium (Debian's, driven by Playwright) against real gunicorn: an admin
 opens an account, its user makes a key, spends through the gateway, sees the cost and revokes it.
 Screenshots of every page at desktop and phone widths are saved in the test's temporary folder."""
-import os
 import re
 import time
 
@@ -11,29 +10,10 @@ import requests
 import models
 import money
 from web import auth
-from helpers import UPSTREAM_KEY, chat, expected_cost, headers, required, sse_data
+from helpers import DESKTOP, PHONE, UPSTREAM_KEY, chat, expected_cost, headers, sse_data
 from models import RequestLog
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 BOSS_PASSWORD, ALICE_PASSWORD = "boss-password-1", "alice-password-1"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    absent = required("Chromium driven by Playwright")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as error:
-        absent(f"the playwright package: {error}")
-    if not os.access(CHROMIUM, os.X_OK):
-        absent(f"{CHROMIUM} (Debian's chromium package)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 class Screens:
@@ -154,6 +134,32 @@ def test_an_account_is_opened_a_key_made_used_seen_and_revoked(screens, server, 
     log = server.log_text()
     assert token not in log and ALICE_PASSWORD not in log and BOSS_PASSWORD not in log
     print(f"\nscreenshots: {tmp_path}")
+
+
+# Elements of `selector` whose content is wider than they are.
+OVERFLOWING = """(selector) => [...document.querySelectorAll(selector)]
+  .filter((element) => element.scrollWidth > element.clientWidth)
+  .map((element) => `${element.className}: ${element.textContent.trim().slice(0, 40)}`)"""
+# How far each key row's action cell ends from the row's bottom edge, in pixels.
+ACTIONS_OFF_THE_ROW = """() => [...document.querySelectorAll("#keys tbody tr")].map((row) =>
+  Math.abs(row.getBoundingClientRect().bottom - row.querySelector("td.actions").getBoundingClientRect().bottom))"""
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_billion_yuan_and_long_labels_stay_inside_the_key_page(screens, server, bank, lang):
+    rich = bank.account("1000000027", name="rich", password=ALICE_PASSWORD)
+    bank.key(rich, label="x" * 60, rpm=100_000_000, tpm=999_999_999, concurrency=999)
+    bank.key(rich, label="production server", rpm=600)
+    page = screens.page
+    page.goto(server.url + f"/signin?lang={lang}")
+    sign_in(page, "rich", ALICE_PASSWORD)
+    assert page.inner_text("#balance") == "1000000027.000000"
+    for size in (DESKTOP, PHONE):
+        page.set_viewport_size(size)
+        assert page.evaluate(OVERFLOWING, ".stat, .stat-value, #keys td") == [], size
+    page.set_viewport_size(DESKTOP)
+    assert max(page.evaluate(ACTIONS_OFF_THE_ROW)) < 1
+    screens.shoot(f"keys-{lang}")
 
 
 def test_sessions_and_the_sign_in_throttle_hold_on_every_worker(server):

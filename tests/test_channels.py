@@ -22,7 +22,7 @@ def fleet():
 
 @pytest.fixture
 def fakes(app, fleet):
-    return fresh(fleet)
+    return fresh(app, fleet)
 
 
 def post(client, body, token, provider="deepseek"):

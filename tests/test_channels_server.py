@@ -43,7 +43,7 @@ def gunicorn_channels(database, fleet, tmp_path_factory):
 
 @pytest.fixture
 def fakes(app, fleet):
-    return fresh(fleet)
+    return fresh(app, fleet)
 
 
 @pytest.fixture

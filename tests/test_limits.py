@@ -1,11 +1,11 @@
 """Per-key rate limits (docs/limits.md) through the test client, with the database limiter and with Redis."""
+import math
 import os
 
 import pytest
 
-import gateway
-from helpers import PRICE, app_config, chat, empty_database, headers, required
-from models import Price, RequestLog
+from helpers import chat, headers, new_app, required
+from models import RequestLog
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -23,11 +23,8 @@ def redis_or_skip():
 @pytest.fixture(params=["database", "redis"])
 def limited(request, database, upstream):
     """The app with each limiter: the database's, or Redis's."""
-    redis_url = redis_or_skip() if request.param == "redis" else None
-    empty_database(database)
-    app = gateway.create_app(app_config(database, upstream.url, REDIS_URL=redis_url))
-    Price.create(provider="deepseek", model="deepseek-flash", **PRICE)
-    return app
+    return new_app(database, upstream.url,
+                   REDIS_URL=redis_or_skip() if request.param == "redis" else None)
 
 
 @pytest.fixture
@@ -70,6 +67,49 @@ def test_rate_headers_count_down_and_never_go_up_within_the_window(send, bank, u
     assert remaining == [3, 2, 1, 0, 0]
     assert all(r.headers["x-ratelimit-limit-requests"] == "4" for r in responses)
     assert responses[-1].headers["x-ratelimit-reset-requests"].endswith("s")
+
+
+def seconds(header):
+    assert header.endswith("s")
+    return float(header[:-1])
+
+
+def test_right_after_its_one_request_a_key_with_rpm_1_says_the_window_resets_in_a_minute(send, bank, upstream):
+    token = bank.key(rpm=1)
+    admitted = send(token)
+    assert admitted.status_code == 200
+    assert admitted.headers["x-ratelimit-remaining-requests"] == "0"
+    assert 50 < seconds(admitted.headers["x-ratelimit-reset-requests"]) <= 60
+    refused = send(token)
+    assert refused.status_code == 429
+    assert 50 < seconds(refused.headers["x-ratelimit-reset-requests"]) <= 60
+    assert int(refused.headers["Retry-After"]) == math.ceil(seconds(refused.headers["x-ratelimit-reset-requests"]))
+
+
+def test_the_reset_is_when_the_oldest_request_of_the_window_leaves_it(send, bank, upstream):
+    token = bank.key(rpm=3)
+    resets = [seconds(send(token).headers["x-ratelimit-reset-requests"]) for _ in range(3)]
+    assert 50 < resets[2] <= resets[1] <= resets[0] <= 60
+
+
+def test_tokens_reset_a_minute_after_the_tokens_were_used(limited, send, bank, upstream):
+    token = bank.key(tpm=1000)
+    first = send(token)
+    assert first.headers["x-ratelimit-remaining-tokens"] == "1000"
+    assert first.headers["x-ratelimit-reset-tokens"] == "0.000s"  # nothing used: nothing to wait for
+    second = send(token)
+    assert second.headers["x-ratelimit-remaining-tokens"] == str(1000 - 25)
+    assert 50 < seconds(second.headers["x-ratelimit-reset-tokens"]) <= 60
+    balance = limited.test_client().get("/v1/balance", headers={"X-API-Key": token})
+    assert 50 < seconds(balance.headers["x-ratelimit-reset-tokens"]) <= 60
+
+
+def test_a_key_that_has_made_no_request_has_nothing_to_wait_for(limited, bank):
+    token = bank.key(rpm=2, tpm=1000)
+    response = limited.test_client().get("/v1/balance", headers={"X-API-Key": token})
+    assert response.headers["x-ratelimit-remaining-requests"] == "2"
+    assert response.headers["x-ratelimit-reset-requests"] == "0.000s"
+    assert response.headers["x-ratelimit-reset-tokens"] == "0.000s"
 
 
 def test_balance_and_models_show_the_limits_without_using_them(limited, send, bank, upstream):
@@ -122,10 +162,7 @@ def test_a_request_refused_for_balance_does_not_use_the_rpm(send, bank, upstream
 
 
 def test_with_redis_unreachable_the_database_keeps_the_limits(database, upstream, bank):
-    empty_database(database)
-    app = gateway.create_app(app_config(database, upstream.url, REDIS_URL="redis://127.0.0.1:1/0"))
-    Price.create(provider="deepseek", model="deepseek-flash", **PRICE)
-    client = app.test_client()
+    client = new_app(database, upstream.url, REDIS_URL="redis://127.0.0.1:1/0").test_client()
     token = bank.key(rpm=2)
     statuses = [client.post("/v1/chat/completions", json=chat(), headers=headers(token)).status_code
                 for _ in range(3)]
@@ -136,9 +173,7 @@ def test_with_redis_unreachable_the_database_keeps_the_limits(database, upstream
 def test_redis_holds_the_counters_and_they_expire(database, upstream, bank):
     import redis
     url = redis_or_skip()
-    empty_database(database)
-    app = gateway.create_app(app_config(database, upstream.url, REDIS_URL=url))
-    Price.create(provider="deepseek", model="deepseek-flash", **PRICE)
+    app = new_app(database, upstream.url, REDIS_URL=url)
     token = bank.key(rpm=5, concurrency=2)
     client = app.test_client()
     for _ in range(2):

@@ -58,7 +58,11 @@ def test_a_non_editable_install_serves_pages_static_files_and_chat_from_another_
         assert answer.json()["choices"][0]["message"]["content"]
     finally:
         server.terminate()
-        server.wait(15)
+        try:
+            server.wait(40)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(5)
 
 
 def wait_until_up(base, server, timeout=30):

@@ -1,4 +1,5 @@
 """The gateway under real gunicorn (gevent workers), used the way the README tells people to."""
+import json
 import os
 import re
 import shutil
@@ -9,8 +10,7 @@ import time
 import pytest
 import requests
 
-from helpers import ROOT, chat, expected_cost, headers, sse_data, sse_json
-from models import RequestLog
+from helpers import ROOT, chat, expected_cost, headers, sse_data, sse_json, wait_until_settled
 
 
 def readme_example(name):
@@ -131,6 +131,32 @@ def test_body_over_the_limit_gets_the_json_413(server, bank, upstream):
     assert upstream.stats()["requests"] == 0
 
 
+def chunks(body, size=64 * 1024):
+    """`body` sent chunked: requests sends a generator with no Content-Length."""
+    return (body[start:start + size] for start in range(0, len(body), size))
+
+
+def test_a_chunked_body_over_the_limit_gets_the_json_413(server, bank, upstream):
+    account = bank.account("10")
+    payload = json.dumps(chat("x" * (4 * 1024 * 1024))).encode()
+    response = requests.post(server.url + "/v1/chat/completions", data=chunks(payload), timeout=10,
+                             headers={**headers(bank.key(account)), "Content-Type": "application/json"})
+    assert response.request.headers["Transfer-Encoding"] == "chunked"
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
+    assert upstream.stats()["requests"] == 0 and bank.requests(account) == []
+
+
+def test_a_chunked_body_within_the_limit_is_served(server, bank, upstream):
+    account = bank.account("10")
+    response = requests.post(server.url + "/v1/chat/completions", timeout=10,
+                             data=chunks(json.dumps(chat()).encode(), size=7),
+                             headers={**headers(bank.key(account)), "Content-Type": "application/json"})
+    assert response.request.headers["Transfer-Encoding"] == "chunked"
+    assert response.status_code == 200 and response.json()["usage"]["completion_tokens"] == 13
+    assert bank.charges(account) == [-expected_cost(completion=13)]
+
+
 def test_an_oversized_header_gets_the_json_431(server, bank, upstream):
     response = requests.post(server.url + "/v1/chat/completions", json=chat(), timeout=10,
                              headers={**headers(bank.key()), "X-Padding": "x" * 10_000})
@@ -149,11 +175,3 @@ def test_no_key_reaches_the_log(server, bank, upstream):
     assert "POST /v1/chat/completions" in log
     assert token not in log and "sk-upstream-operator-secret" not in log
 
-
-def wait_until_settled(account, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        [row] = RequestLog.select().where(RequestLog.account == account.id)
-        if row.state == "settled" or time.monotonic() > deadline:
-            return row
-        time.sleep(0.05)

@@ -48,6 +48,15 @@ def test_models_and_prices_come_from_the_database(client):
     assert "deepseek-v4-pro" not in page(client, "/")
 
 
+def test_the_x_ai_provider_text_names_a_priced_model(client):
+    Price.delete().execute()
+    Price.set("deepseek", "deepseek-v4-pro", input=4_000_000, cached_input=1_000_000,
+              output=16_500_000, max_output=8192)
+    html = page(client, "/?lang=en")
+    row = re.search(r"<code>X-AI-Provider</code>.*?</tr>", html, re.S).group(0)
+    assert "(deepseek-v4-pro, or deepseek/deepseek-v4-pro)" in row
+
+
 def test_signed_in_examples_show_the_users_key_prefix_never_the_key(client, bank, user):
     key, token = ApiKey.issue(user, label="laptop")
     sign_in(client, user)
@@ -210,6 +219,8 @@ def test_passwords_are_stored_with_a_slow_kdf_and_never_logged(client, user, cap
 def state_changing_forms(user):
     """(path, form) of every POST the pages accept; `{key}` is a key of the signed-in admin."""
     return [("/signin", {"name": "alice", "password": PASSWORD}), ("/signout", {}),
+            ("/password", {"current_password": PASSWORD, "new_password": "a new password",
+                           "repeat_password": "a new password"}),
             ("/keys", {"label": "x"}), ("/keys/{key}", {"label": "renamed"}), ("/keys/{key}/revoke", {}),
             ("/admin", {"name": "eve", "password": PASSWORD, "balance": "1"}),
             (f"/admin/accounts/{user.id}", {"amount": "1", "note": "x"}),
@@ -231,4 +242,5 @@ def test_a_post_without_the_sessions_csrf_token_is_refused(client, user, admin, 
     assert (ApiKey.select().count(), Account.select().count(), Price.select().count(),
             LedgerEntry.select().count()) == before
     assert ApiKey.get_by_id(key.id).label == "mine" and not ApiKey.get_by_id(key.id).revoked
+    assert Account.get_by_id(admin.id).check_password(PASSWORD)
     assert client.get("/keys").status_code == 200  # still signed in

@@ -109,7 +109,8 @@ def test_a_top_up_is_a_ledger_row_with_its_note(client, boss, alice, bank):
     assert "已为 alice 充值 12.340000 元" in page(client, f"/admin/accounts/{alice.id}")
 
 
-@pytest.mark.parametrize("amount, note", [("0", "x"), ("-5", "x"), ("abc", "x"), ("5", ""), ("", "x")])
+@pytest.mark.parametrize("amount, note", [("0", "x"), ("-5", "x"), ("abc", "x"), ("5", ""), ("", "x"),
+                                          ("1000000000.000001", "x"), ("5", "  "), ("5", "x" * 201)])
 def test_a_bad_top_up_adds_nothing(client, boss, alice, bank, amount, note):
     entries = LedgerEntry.select().count()
     assert post_form(client, f"/admin/accounts/{alice.id}", amount=amount, note=note).status_code == 303

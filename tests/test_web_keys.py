@@ -76,13 +76,23 @@ def test_a_new_key_works_at_once(signed_in, upstream):
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("field, value", [("rpm", "0"), ("tpm", "-5"), ("concurrency", "two"),
-                                          ("rpm", "1.5"), ("tpm", "99999999999"), ("expires", "soon")])
-def test_a_key_form_with_a_bad_value_creates_nothing_and_says_why(signed_in, field, value):
-    response = post_form(signed_in, "/keys", label="x", **{field: value})
+@pytest.mark.parametrize("field, value, reason", [
+    ("rpm", "0", "须为正整数"), ("tpm", "-5", "须为正整数"), ("concurrency", "two", "须为正整数"),
+    ("rpm", "1.5", "须为正整数"), ("tpm", "99999999999", "须为正整数"),
+    ("expires", "soon", "过期时间的格式不正确"), ("expires", "2020-01-01T00:00", "过期时间须晚于现在"),
+    ("label", "x" * 101, "名称最多 100 个字符")])
+def test_a_key_form_with_a_bad_value_creates_nothing_and_says_why(signed_in, field, value, reason):
+    response = post_form(signed_in, "/keys", **{"label": "x", field: value})
     assert response.status_code == 303 and response.headers["Location"] == "/keys"
     assert ApiKey.select().count() == 0
-    assert re.search(r'class="notice error"[^>]*>[^<]*(须为正整数|过期时间的格式不正确)', page(signed_in, "/keys"))
+    assert re.search(rf'class="notice error"[^>]*>[^<]*{reason}', page(signed_in, "/keys"))
+
+
+def test_an_edit_cannot_move_the_expiry_into_the_past(signed_in, alice):
+    key, _ = ApiKey.issue(alice, label="ci")
+    post_form(signed_in, f"/keys/{key.id}", label="ci", expires="2020-01-01T00:00")
+    assert ApiKey.get_by_id(key.id).expires is None
+    assert "过期时间须晚于现在" in page(signed_in, "/keys")
 
 
 def test_a_key_gets_a_new_label_limits_and_expiry(signed_in, alice):

@@ -53,10 +53,10 @@ def account(account_id):
 def topup(account_id):
     owner = Account.get_or_none(Account.id == account_id) or abort(404)
     value = amount(request.form.get("amount", ""), t("amount"), positive=True)
-    note = request.form.get("note", "").strip()
+    note = checked(validation.note, request.form.get("note", ""), t("note_too_long", n=validation.MAX_NOTE))
     if not note:
         raise FormError(t("note_required"))
-    money.topup(owner, value, note[:200])
+    money.topup(owner, value, note)
     log.info("web: admin %s topped up account %s by %s", current_account().name, owner.name,
              money.yuan(value))
     flash(t("topped_up", name=owner.name, amount=money.yuan(value)), "success")
@@ -76,8 +76,8 @@ def prices():
 def set_price():
     form = request.form
     provider, model = form.get("provider", ""), form.get("model", "").strip()
-    if not routing.is_provider(provider):
-        raise FormError(t("unknown_provider"))
+    checked(lambda name: validation.provider(name, routing.provider_names()), provider,
+            t("unknown_provider"))
     checked(validation.model_name, model, t("invalid_model"))
     fields = {name: amount(form.get(name, ""), t(label)) for name, label in PRICE_FIELDS}
     fields["max_output"] = whole_number(form.get("max_output", ""), t("col_max_output"), required=True)

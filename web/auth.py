@@ -1,4 +1,5 @@
-"""Signing in and out of the pages: sessions kept in the database, CSRF tokens, throttled sign-in."""
+"""Signing in and out of the pages: sessions kept in the database, CSRF tokens, throttled sign-in,
+and changing one's own password."""
 import hmac
 import logging
 import re
@@ -9,8 +10,10 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.security import check_password_hash, generate_password_hash
 
+import validation
 from database import db
 from models import Account, ApiKey, SignInFailure, WebSession, now
+from web.forms import FormError, checked
 from web.i18n import t
 
 log = logging.getLogger("qingcheng")
@@ -137,6 +140,29 @@ def sign_out_page():
     sign_out()
     flash(t("signed_out"), "success")
     return redirect(url_for("auth.sign_in_page"), 303)
+
+
+@auth.route("/password", methods=["GET", "POST"])
+def password_page():
+    """A signed-in user's new password, given the current one; every other session ends."""
+    if current_account() is None:
+        return require_sign_in()
+    if request.method == "GET":
+        return render_template("password.html", min_length=validation.MIN_PASSWORD)
+    account, form, address = current_account(), request.form, request.remote_addr or ""
+    new = checked(validation.password, form.get("new_password", ""),
+                  t("password_too_short", n=validation.MIN_PASSWORD))
+    if new != form.get("repeat_password"):
+        raise FormError(t("passwords_differ"))
+    if throttled(account.name, address):
+        raise FormError(t("sign_in_throttled", minutes=THROTTLE_WINDOW // 60))
+    if check_credentials(account.name, form.get("current_password", ""), address) is None:
+        raise FormError(t("current_password_wrong"))
+    account.change_password(new)
+    sign_in(account)  # the sessions were all closed: this browser gets a fresh one
+    log.info("web: account %s changed its password", account.name)
+    flash(t("password_changed"), "success")
+    return redirect(url_for("keys.index"), 303)
 
 
 def open_web_session(account):

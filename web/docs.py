@@ -32,7 +32,7 @@ ERRORS = tuple((status, " · ".join(code for _, code, _ in rows), text)
 
 @docs.get("/")
 def index():
-    prices = routing.reachable_prices(current_app.config["UPSTREAMS"], current_app.extensions["keyring"])
+    prices = routing.reachable_prices(current_app.config["UPSTREAMS"])
     provider, model = ((prices[0].provider, prices[0].model) if prices
                        else next((name, p.models[0]) for name, p in PROVIDERS.items()))
     values = dict(base_url=request.host_url.rstrip("/"), key=key_placeholder(current_account()),

@@ -28,14 +28,12 @@ def whole_number(text, field, required=False):
         raise FormError(t("invalid_number", field=field)) from None
 
 
-def moment(text):
-    """A unix time, or None for a blank."""
+def expiry(text):
+    """A unix time still to come, or None for a blank."""
     if not text.strip():
         return None
-    try:
-        return validation.moment(text)
-    except ValueError:
-        raise FormError(t("invalid_expiry")) from None
+    return checked(validation.future, checked(validation.moment, text, t("invalid_expiry")),
+                   t("expiry_past"))
 
 
 def checked(check, text, message):

@@ -42,6 +42,19 @@ STRINGS = {
     "no_account_hint": ("还没有账户？请联系网关管理员开通。",
                         "No account yet? Ask the gateway's administrator for one."),
 
+    # changing one's password
+    "password_title": ("修改密码", "Change password"),
+    "password_lead": ("修改后，此账户在其他浏览器和设备上的登录会全部失效。",
+                      "Once it is changed, this account is signed out in every other browser and device."),
+    "current_password": ("当前密码", "Current password"),
+    "new_password": ("新密码", "New password"),
+    "new_password_hint": ("至少 {n} 个字符", "At least {n} characters"),
+    "repeat_password": ("再次输入新密码", "The new password again"),
+    "current_password_wrong": ("当前密码不正确。", "The current password is wrong."),
+    "passwords_differ": ("两次输入的新密码不一致。", "The two new passwords differ."),
+    "password_changed": ("密码已修改，其他登录已全部退出。",
+                         "Your password is changed; every other session has ended."),
+
     # the documentation page
     "docs_title": ("API 文档", "API documentation"),
     "docs_lead": ("一个 OpenAI 兼容的接口，背后是多家大模型提供方。按 token 计费，从账户余额中扣除。",
@@ -80,9 +93,9 @@ STRINGS = {
     "h_api_key": ("你的密钥。", "Your key."),
     "h_authorization": ("也可以用 Bearer 方式传密钥（OpenAI SDK 默认如此）。",
                         "Or the key as a Bearer token (the OpenAI SDKs do this)."),
-    "h_provider": ("上游提供方，如 deepseek。省略时由模型名推断（deepseek-chat 或 deepseek/deepseek-chat）。",
-                   "The upstream provider, e.g. deepseek. When absent, the model decides "
-                   "(deepseek-chat, or deepseek/deepseek-chat)."),
+    "h_provider": ("上游提供方，如 {provider}。省略时由模型名推断（{model} 或 {provider}/{model}）。",
+                   "The upstream provider, e.g. {provider}. When absent, the model decides "
+                   "({model}, or {provider}/{model})."),
     "h_request_id": ("你自己的请求编号，原样出现在响应头中，便于排查。",
                      "Your own request id, echoed in the response for tracing."),
     "p_model": ("模型名，见下方模型表。", "The model, from the table below."),
@@ -214,6 +227,8 @@ STRINGS = {
     "key_revoked": ("密钥 {prefix}… 已吊销，立即生效。", "Key {prefix}… revoked: it stops working at once."),
     "invalid_number": ("「{field}」须为正整数，或留空。", "“{field}” must be a positive whole number, or blank."),
     "invalid_expiry": ("过期时间的格式不正确。", "The expiry is not a valid date and time."),
+    "expiry_past": ("过期时间须晚于现在。", "The expiry must be later than now."),
+    "label_too_long": ("名称最多 {n} 个字符。", "A label has at most {n} characters."),
     "usage_section": ("用量", "Usage"),
     "chart_cost": ("每日花费（元）", "Spending per day (元)"),
     "chart_tokens": ("每日 tokens", "Tokens per day"),
@@ -256,6 +271,7 @@ STRINGS = {
     "note": ("备注", "Note"),
     "note_hint": ("例如：转账单号", "e.g. the transfer's reference"),
     "note_required": ("请填写备注。", "Please write a note."),
+    "note_too_long": ("备注最多 {n} 个字符。", "A note has at most {n} characters."),
     "amount_positive": ("充值金额须大于 0。", "A top-up must be more than 0."),
     "topped_up": ("已为 {name} 充值 {amount} 元。", "{amount} 元 added to {name}."),
     "prices_title": ("价格", "Prices"),

@@ -9,7 +9,7 @@ import validation
 from models import ApiKey
 from web import auth, queries
 from web.auth import current_account
-from web.forms import amount, checked, moment, page_number, whole_number
+from web.forms import amount, checked, expiry, page_number, whole_number
 from web.i18n import t
 
 log = logging.getLogger("qingcheng")
@@ -65,8 +65,9 @@ def own_key(key_id):
 def key_fields(form):
     """The label, limits, expiry and policies that a key form sets."""
     fields = {name: whole_number(form.get(name, ""), t(name)) for name in LIMITS}
+    label = checked(validation.label, form.get("label", ""), t("label_too_long", n=validation.MAX_LABEL))
     budget = form.get("budget", "")
-    return dict(fields, label=form.get("label", "").strip()[:100], expires=moment(form.get("expires", "")),
+    return dict(fields, label=label, expires=expiry(form.get("expires", "")),
                 models=",".join(checked(validation.model_list, form.get("models", ""), t("invalid_models"))),
                 ips=",".join(checked(validation.networks, form.get("ips", ""), t("invalid_networks"))),
                 budget=amount(budget, t("budget")) if budget.strip() else None)

@@ -15,10 +15,17 @@ class ChatRequest:
     stream: bool
     wants_usage: bool     # the caller asked for the usage chunk of a stream
     body_bytes: int
+    # A caller's `max_tokens` above the model's largest is lowered to it rather than refused: for
+    # APIs where it is only a ceiling and clients send large ones (Anthropic's, OpenAI's Responses).
+    max_tokens_is_ceiling: bool = False
 
     @property
     def model(self):
         return self.body["model"]
+
+    @property
+    def max_tokens(self):
+        return self.body["max_tokens"]
 
     @property
     def message_count(self):
@@ -35,20 +42,20 @@ class ChatRequest:
         tokens: the caller's `max_tokens` if it sent one within that, else `max_output`."""
         self.body["model"] = model
         max_tokens = self.body.setdefault("max_tokens", max_output)
-        if max_tokens > max_output:
+        if max_tokens > max_output and self.max_tokens_is_ceiling:
+            self.body["max_tokens"] = max_output
+        elif max_tokens > max_output:
             raise bad_request(f"'max_tokens' may be at most {max_output} for {model}.", "max_tokens")
 
 
 def parse(raw):
     """A ChatRequest from the raw body bytes, or a 400 ApiError naming what is wrong."""
-    body = _json_object(raw)
-    _check_model(body.get("model"))
-    _check_messages(body.get("messages"))
-    _check_number(body, "temperature", 0, 2)
-    _check_max_tokens(body.get("max_tokens"))
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise bad_request("'stream' must be true or false.", "stream")
+    body = json_object(raw)
+    check_model(body.get("model"))
+    check_messages(body.get("messages"))
+    check_number(body, "temperature", 0, 2)
+    check_count(body, "max_tokens")
+    stream = check_stream(body)
     options = body.get("stream_options")
     if options is not None and not isinstance(options, dict):
         raise bad_request("'stream_options' must be an object.", "stream_options")
@@ -58,7 +65,7 @@ def parse(raw):
                        body_bytes=len(raw))
 
 
-def _json_object(raw):
+def json_object(raw):
     """The body as a dict without its null fields; text that UTF-8 cannot carry (a lone
     surrogate escape) or nesting too deep to parse is refused like any invalid JSON."""
     try:
@@ -72,14 +79,14 @@ def _json_object(raw):
     return {name: value for name, value in body.items() if value is not None}
 
 
-def _check_model(model):
+def check_model(model):
     if model is None:
         raise bad_request("'model' is required.", "model")
     if not isinstance(model, str) or not model.strip():
         raise bad_request("'model' must be a non-empty string.", "model")
 
 
-def _check_messages(messages):
+def check_messages(messages):
     if messages is None:
         raise bad_request("'messages' is required.", "messages")
     if not isinstance(messages, list) or not messages:
@@ -96,7 +103,7 @@ def _check_messages(messages):
                               "messages")
 
 
-def _check_number(body, name, low, high):
+def check_number(body, name, low, high):
     value = body.get(name)
     if value is None:
         return
@@ -104,8 +111,17 @@ def _check_number(body, name, low, high):
         raise bad_request(f"'{name}' must be a number from {low} to {high}.", name)
 
 
-def _check_max_tokens(value):
+def check_count(body, name):
+    value = body.get(name)
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise bad_request("'max_tokens' must be an integer of at least 1.", "max_tokens")
+        raise bad_request(f"'{name}' must be an integer of at least 1.", name)
+
+
+def check_stream(body):
+    """The body's `stream`: false unless it says true."""
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise bad_request("'stream' must be true or false.", "stream")
+    return stream

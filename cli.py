@@ -189,13 +189,19 @@ def _key(text):
 @click.argument("provider", type=PROVIDER)
 @click.argument("model", type=MODEL)
 @click.option("--input", "input_", type=YUAN, required=True, help="元 per million cache-miss input tokens.")
-@click.option("--cached-input", type=YUAN, required=True, help="元 per million cache-hit input tokens.")
-@click.option("--output", type=YUAN, required=True, help="元 per million output tokens.")
+@click.option("--cached-input", type=YUAN, help="元 per million cache-hit input tokens.")
+@click.option("--output", type=YUAN, help="元 per million output tokens.")
+@click.option("--embedding", is_flag=True,
+              help="An embedding model: its input alone is priced (no cached input, no output).")
 @click.option("--max-output", type=NUMBER, default="8192", show_default=True,
               help="The model's largest max_tokens; sent upstream when the caller sends none.")
-def set_price(provider, model, input_, cached_input, output, max_output):
+def set_price(provider, model, input_, cached_input, output, embedding, max_output):
     """Set a model's price in 元 per million tokens."""
-    Price.set(provider, model, input=input_, cached_input=cached_input, output=output,
+    if embedding and (cached_input or output):
+        raise click.UsageError("an --embedding model has no --cached-input or --output price")
+    if not embedding and (cached_input is None or output is None):
+        raise click.UsageError("--cached-input and --output are required (or --embedding)")
+    Price.set(provider, model, input=input_, cached_input=cached_input or 0, output=output or 0,
               max_output=max_output)
     click.echo(f"price of {provider}/{model} set")
 

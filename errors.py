@@ -10,11 +10,12 @@ log = logging.getLogger("qingcheng")
 # (status, code, what the docs page says of it: a text of web/i18n.py), in the docs' order.
 CODES = (
     (400, "invalid_request", "e_400"), (400, "unknown_provider", "e_400"),
-    (400, "model_not_found", "e_400"),
+    (400, "model_not_found", "e_400"), (400, "unsupported_parameter", "e_400"),
     (401, "invalid_api_key", "e_401"),
     (403, "insufficient_balance", "e_403"), (403, "key_budget_exceeded", "e_403_budget"),
     (403, "model_not_allowed", "e_403_model"), (403, "ip_not_allowed", "e_403_ip"),
     (404, "not_found", "e_404"), (405, "method_not_allowed", "e_404"),
+    (404, "model_not_found", "e_404_model"),
     (413, "request_too_large", "e_413"), (431, "request_header_too_large", "e_431"),
     (429, "rate_limit_exceeded", "e_429"), (429, "upstream_rate_limited", "e_429_upstream"),
     (500, "internal_error", "e_500"),

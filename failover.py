@@ -40,9 +40,10 @@ def complete(plan, chat, bill, call):
     return first_answer(plan, attempt, bill, call)
 
 
-def stream(plan, chat, bill, call, on_finish):
+def stream(plan, chat, bill, call, on_finish, error_event):
     """The relay.Stream of the first channel that sends a first event; `on_finish(stream)` settles
-    it, and a failure part-way counts against the channel's health."""
+    it, and a failure part-way counts against the channel's health and ends the stream with
+    `error_event(error)`."""
     def attempt(channel, answered):
         def finished(relayed):
             on_finish(relayed)
@@ -53,7 +54,7 @@ def stream(plan, chat, bill, call, on_finish):
                                        True, call.timeouts)
         answered()  # before the first event, which may be the last and settle the stream
         relayed = relay.Stream(response, channel, chat.wants_usage, call.timeouts, call.started,
-                               on_finish=finished)
+                               on_finish=finished, error_event=error_event)
         relayed.begin()
         return relayed
 

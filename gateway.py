@@ -2,7 +2,9 @@
 
 `create_app` lists the parts. Below it, the path of a chat completion, top to bottom:
 authenticate → parse → route (model, channels) → admit (rate limits, hold) → call the channels in
-turn until one answers (failover.py) → relay → settle.
+turn until one answers (failover.py) → relay → settle. The other API surfaces (surfaces/:
+embeddings, Anthropic's Messages, OpenAI's Responses) parse their own bodies, then take the same
+path through `serve`.
 """
 import logging
 import os
@@ -10,6 +12,7 @@ import re
 import secrets
 import time
 import uuid
+from dataclasses import replace
 
 import click
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
@@ -29,6 +32,7 @@ import key_policy
 import limits
 import money
 import routing
+import surfaces
 import web
 from database import db
 from errors import ApiError, bad_request
@@ -79,11 +83,12 @@ def create_app(config=None):
     cli.register(app)
     cli_channels.register(app)
     app.register_blueprint(api)
+    surfaces.register(app)
     web.register(app)
     return app
 
 
-def serve():
+def gunicorn_app():
     """The app as gunicorn serves it (gunicorn.conf.py): a lost or changed encryption key stops the
     start here, loudly, if any stored channel key does not decrypt. The command line starts without
     this check, so that `channels remove` can still clear what cannot be decrypted."""
@@ -168,18 +173,47 @@ def close_database(_exc):
 def chat_completions():
     key = authenticate()
     chat = chat_request.parse(read_body())
+    return serve(key, chat, CHAT_COMPLETIONS)
+
+
+class ChatCompletions:
+    """The surface the providers speak: the call and the answer as they are. Every surface
+    (surfaces/) has these three members, which shape the call and the answer for its callers."""
+
+    def prepare(self, chat, provider):
+        """The provider as this surface calls it, once `route` chose it (before anything is
+        held): seen through a translation, or another of its endpoints. It may rewrite
+        `chat.body` for that provider, or refuse. Called once per request."""
+        return provider
+
+    def answer(self, answer, usage):
+        """The caller's body from the provider's whole answer, once it is settled."""
+        return answer
+
+    def error_event(self, error):
+        """The last event of a stream that failed part-way."""
+        return relay.error_event(error)
+
+
+CHAT_COMPLETIONS = ChatCompletions()
+
+
+def serve(key, chat, surface):
+    """A parsed request, from routing to settlement, answered in the `surface`'s shape."""
     plan, price = route(chat, key)
+    prepared = surface.prepare(chat, plan[0].provider)  # once, whichever channel then serves it
+    plan = [replace(channel, provider=prepared) for channel in plan]
     bill = admit(key, chat, price)
     db.close()  # no database connection is held across upstream I/O
     call = failover.Call(current_app.extensions["upstream_session"], current_app.config["TIMEOUTS"],
                          current_app.extensions["health"], time.monotonic())
     with bill:  # whatever fails from here on releases the hold at once
         if chat.stream:
-            return stream_response(plan, chat, bill, call)
+            return stream_response(plan, chat, bill, call, surface)
         answer, usage = failover.complete(plan, chat, bill, call)
         bill.charge(usage, completion_estimate=0 if usage else
                     billing.text_tokens(billing.answer_text_bytes(answer)))
-    return Response(answer, mimetype="application/json")
+    return Response(surface.answer(answer, usage), mimetype="application/json")
 
 
 def authenticate():
@@ -238,7 +272,7 @@ def route(chat, key):
 def admit(key, chat, price):
     """Within the key's rate limits (429), hold the request's maximum cost (403)."""
     most = billing.max_cost(price, billing.prompt_token_bound(chat.body_bytes, chat.message_count),
-                            chat.body["max_tokens"])
+                            chat.max_tokens)
     bill = money.Bill.admit(key, current_app.extensions["limiter"], price, most, g.request_id,
                             price.provider, price.model, chat.stream,
                             prompt=(chat.text_bytes, chat.message_count))
@@ -246,14 +280,14 @@ def admit(key, chat, price):
     return bill
 
 
-def stream_response(plan, chat, bill, call):
-    """The first channel's stream that starts, as an SSE response, settled once it knows what it
-    delivered."""
+def stream_response(plan, chat, bill, call, surface):
+    """The first channel's stream that starts, as an SSE response in the `surface`'s shape,
+    settled once it knows what it delivered."""
     def settle(stream):
         bill.charge(stream.usage, stream.status, completion_estimate=stream.content_chunks,
                     delivered=stream.usage is not None or stream.content_chunks > 0)
 
-    stream = failover.stream(plan, chat, bill, call, on_finish=settle)
+    stream = failover.stream(plan, chat, bill, call, on_finish=settle, error_event=surface.error_event)
     return Response(stream, mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 

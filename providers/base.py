@@ -3,7 +3,8 @@
 A provider turns the caller's OpenAI Chat Completions body into its upstream's request, and the
 upstream's answer back into OpenAI's shape: a whole answer (`completion`), or a stream of
 `StreamEvent`s (`events`). Usage is normalised into `Usage`; errors become `ApiError`s through
-`upstream_error`, so every vendor answers the caller alike (docs/providers.md).
+`upstream_error`, so every vendor answers the caller alike (docs/providers.md). Optional members
+serve the other API surfaces: `embeddings`, `reasoning`, `speaks_messages` (docs/providers.md).
 """
 import re
 from dataclasses import dataclass, field

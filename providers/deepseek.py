@@ -1,5 +1,5 @@
 """DeepSeek: OpenAI's wire format, usage on the last content chunk, cache hits as
-`prompt_cache_hit_tokens`."""
+`prompt_cache_hit_tokens`, reasoning switched by `thinking`; no embeddings."""
 from providers.openai_style import OpenAIStyle
 
 provider = OpenAIStyle(
@@ -7,4 +7,5 @@ provider = OpenAIStyle(
     default_base_url="https://api.deepseek.com/v1",
     models=("deepseek-flash", "deepseek-v4-pro", "deepseek-v4-flash", "deepseek-chat",
             "deepseek-reasoner"),
+    thinking="thinking",
 )

@@ -18,6 +18,8 @@ class OpenAIStyle:
     name: str
     default_base_url: str
     models: tuple = field(default_factory=tuple)
+    embeddings: bool = False      # it sells embeddings, at OpenAI's /embeddings
+    thinking: str | None = None   # how its reasoning is switched: a key of REASONING_SWITCHES
 
     @property
     def env_prefix(self):
@@ -28,10 +30,17 @@ class OpenAIStyle:
         if stream:
             body = {**body, "stream_options": {**(body.get("stream_options") or {}),
                                                "include_usage": True}}
+        return self._call(upstream, "/chat/completions", body, stream)
+
+    def embeddings_request(self, upstream, body):
+        """(url, headers, payload) of an embeddings call, the body as the caller sent it."""
+        return self._call(upstream, "/embeddings", body, stream=False)
+
+    def _call(self, upstream, path, body, stream):
         headers = {"Authorization": f"Bearer {upstream.api_key}",
                    "Content-Type": "application/json",
                    "Accept": "text/event-stream" if stream else "application/json"}
-        url = upstream.base_url.rstrip("/") + "/chat/completions"
+        url = upstream.base_url.rstrip("/") + path
         return url, headers, json.dumps(body, ensure_ascii=False).encode()
 
     def completion(self, payload):
@@ -42,6 +51,23 @@ class OpenAIStyle:
         if answer is None or "choices" not in answer:
             raise malformed(self.name)
         return payload, self.usage(answer)
+
+    def embeddings_answer(self, payload):
+        """The embeddings as they came (base64 ones untouched), and their usage: every token is
+        input."""
+        payload = payload.strip()
+        answer = _json_object(payload)
+        if answer is None or not isinstance(answer.get("data"), list):
+            raise malformed(self.name)
+        usage = answer.get("usage")
+        prompt = token_count(usage.get("prompt_tokens")) if isinstance(usage, dict) else None
+        return payload, None if prompt is None else Usage(prompt=prompt)
+
+    def reasoning(self, enabled, budget=None):
+        """The body fields that turn the vendor's reasoning on or off, with a token budget where
+        it takes one; none when it has no switch."""
+        switch = REASONING_SWITCHES.get(self.thinking)
+        return switch(enabled, budget) if switch else {}
 
     def events(self, chunks, wants_usage):
         """StreamEvents from the upstream's SSE bytes. A usage-only chunk that exists only because
@@ -80,6 +106,17 @@ class OpenAIStyle:
         error = error if isinstance(error, dict) else {}
         return upstream_error(self.name, status, _text(error.get("message")), _text(error.get("code")),
                               retry_after)
+
+
+REASONING_SWITCHES = {
+    # {"thinking": {"type": "enabled"}} (DeepSeek, Zhipu, Doubao, Moonshot)
+    "thinking": lambda enabled, budget: {"thinking": {"type": "enabled" if enabled else "disabled"}},
+    # {"enable_thinking": true, "thinking_budget": N} (Qwen, SiliconFlow)
+    "enable_thinking": lambda enabled, budget: {
+        "enable_thinking": enabled, **({"thinking_budget": budget} if enabled and budget else {})},
+    # {"reasoning_effort": "medium"} (OpenAI, Gemini)
+    "reasoning_effort": lambda enabled, budget: {"reasoning_effort": "medium" if enabled else "none"},
+}
 
 
 def _json_object(data):

@@ -91,9 +91,9 @@ def read_completion(response, upstream, timeouts, started):
 
 class Stream:
     """The upstream's events as a WSGI iterable: each event as it arrives, `: keep-alive` while the
-    upstream is silent, an error event if it fails part-way. `begin()` may wait for the first bytes
-    before the response starts: a failure before them is then raised instead, and the request may
-    still go to another channel.
+    upstream is silent, an error event (`error_event(ApiError)`: bytes in the caller's API) if it
+    fails part-way. `begin()` may wait for the first bytes before the response starts: a failure
+    before them is then raised instead, and the request may still go to another channel.
 
     `on_finish(stream)` runs once, when `usage`, `content_chunks` and `status` say what was
     delivered: before the last event (`[DONE]` or the error), so a client that read to the end
@@ -101,13 +101,14 @@ class Stream:
     client leaving included), which also releases the upstream.
     """
 
-    def __init__(self, response, upstream, wants_usage, timeouts, started, on_finish):
+    def __init__(self, response, upstream, wants_usage, timeouts, started, on_finish, error_event):
         self.usage = None
         self.content_chunks = 0
         self.status = 499  # until the stream ends one way or another, the client may leave
         self.failure = None  # the ApiError it failed with part-way
         self._response = response
         self._on_finish = on_finish
+        self._error_event = error_event
         self._finished = False
         self._first = None
         self._may_retry = False
@@ -168,7 +169,7 @@ class Stream:
                 raise
             self.status, self.failure = error.status, error
             self._finish()
-            yield b"data: " + json.dumps(error.body(), ensure_ascii=False).encode() + b"\n\n"
+            yield self._error_event(error)
         finally:
             stop.set()
             if self.status != 200:
@@ -192,6 +193,11 @@ class Stream:
             if event.done:
                 return b"".join(parts), content, True, None
         return b"".join(parts), content, False, None
+
+
+def error_event(error):
+    """OpenAI's way to fail a stream that has started: an event whose data is the error envelope."""
+    return b"data: " + json.dumps(error.body(), ensure_ascii=False).encode() + b"\n\n"
 
 
 def _take_ready(events, timeout):

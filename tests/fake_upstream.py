@@ -8,19 +8,29 @@ object in its body, which the gateway passes through like any unknown field:
               "reset_after": null, "stall": 0, "keepalives": 0, "usage": {...} or null,
               "usage_chunk": false, "text": "...", "gate": false}}
 
+Like a model, it calls the first of the request's `tools` (its required arguments set to "北京")
+until the conversation holds a tool result, then answers "工具结果：" and that result; it thinks
+aloud (`reasoning_content`) first when asked with DeepSeek's `"thinking": {"type": "enabled"}`.
+Usage counts one completion token per streamed delta. POST /v1/embeddings answers one small
+vector per input, as floats or base64 as `encoding_format` asks, with a token per character.
+
 `reset_after` -1 ends a stream before its first event. POST /_behave {…} sets what every request
 gets unless its own `fake` says otherwise, so that several fake upstreams can behave differently
 for the same request; with "gate": true, requests wait until the next /_behave without it.
 GET /_stats reports what it saw; POST /_reset forgets it and the behaviour. Run:
 python fake_upstream.py API_KEY (prints the port it listens on).
 """
+import base64
 import json
+import struct
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DEFAULT_TEXT = "你好，世界！Hello 🌍"
+THOUGHT = "嗯，想一想。"
+TOOL_CALL_ID = "call_fake_1"
 
 
 class Stats:
@@ -32,6 +42,7 @@ class Stats:
         self.requests = 0
         self.bodies = []
         self.authorizations = []
+        self.versions = []  # anthropic-version headers (fake_anthropic_messages.py)
         self.open_streams = 0
         self.closed_by_client = 0
         self.completed_streams = 0
@@ -44,7 +55,7 @@ class Stats:
     def as_dict(self):
         with self.lock:
             return {name: getattr(self, name) for name in (
-                "requests", "bodies", "authorizations", "open_streams", "closed_by_client",
+                "requests", "bodies", "authorizations", "versions", "open_streams", "closed_by_client",
                 "completed_streams")}
 
 
@@ -108,17 +119,27 @@ class Handler(BaseHTTPRequestHandler):
                 "message": fake.get("message", f"fake upstream error {status}"),
                 "type": "invalid_request_error", "param": None,
                 "code": fake.get("code", "invalid_request_error")}}, headers)
+        if self.path.endswith("/embeddings"):
+            return self.embed(body, fake)
         if body.get("stream"):
             return self.stream(body, fake)
         self.complete(body, fake)
 
     def complete(self, body, fake):
-        pieces = self.pieces(fake)
+        deltas = self.deltas(body, fake)
+        message = {"role": "assistant", "content": "".join(d.get("content", "") for d in deltas)}
+        thought = "".join(d.get("reasoning_content", "") for d in deltas)
+        if thought:
+            message["reasoning_content"] = thought
+        call = self.tool_call(body)
+        if call:
+            message.update(content=None, tool_calls=[{"id": TOOL_CALL_ID, "type": "function",
+                                                      "function": call}])
         answer = {"id": "fake-1", "object": "chat.completion", "created": int(time.time()),
                   "model": body.get("model"), "choices": [{
-                      "index": 0, "finish_reason": "stop", "logprobs": None,
-                      "message": {"role": "assistant", "content": "".join(pieces)}}],
-                  "usage": default_usage(fake, len(pieces)), "system_fingerprint": "fp_fake"}
+                      "index": 0, "finish_reason": "tool_calls" if call else "stop", "logprobs": None,
+                      "message": message}],
+                  "usage": default_usage(fake, len(deltas)), "system_fingerprint": "fp_fake"}
         if fake.get("usage", "") is None:
             answer.pop("usage")
         payload = b"\n\n" * fake.get("keepalives", 0) + json.dumps(answer, ensure_ascii=False).encode()
@@ -131,24 +152,25 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
     def stream(self, body, fake):
-        pieces = self.pieces(fake)
+        deltas = self.deltas(body, fake)
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         STATS.add(open_streams=1)
         try:
-            self.events(body, fake, pieces)
+            self.events(body, fake, deltas)
             STATS.add(completed_streams=1)
         except (BrokenPipeError, ConnectionResetError):
             STATS.add(closed_by_client=1)
         finally:
             STATS.add(open_streams=-1)
 
-    def events(self, body, fake, pieces):
+    def events(self, body, fake, deltas):
         for _ in range(fake.get("keepalives", 0)):
             self.chunk(b": keep-alive\n\n")
-        usage = default_usage(fake, len(pieces))
+        usage = default_usage(fake, len(deltas))
+        finish = "tool_calls" if self.tool_call(body) else "stop"
         separate = fake.get("usage_chunk") and (body.get("stream_options") or {}).get("include_usage")
         base = {"id": "fake-1", "object": "chat.completion.chunk", "created": int(time.time()),
                 "model": body.get("model")}
@@ -157,27 +179,68 @@ class Handler(BaseHTTPRequestHandler):
             raise ConnectionResetError
         self.event({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
                                          "logprobs": None, "finish_reason": None}], "usage": None})
-        for index, piece in enumerate(pieces):
+        for index, delta in enumerate(deltas):
             if fake.get("reset_after") == index:
                 self.connection.shutdown(2)  # an abrupt end, mid-stream
                 raise ConnectionResetError
-            if index == len(pieces) // 2:
+            if index == len(deltas) // 2:
                 time.sleep(fake.get("stall", 0))
             time.sleep(fake.get("interval", 0))
-            last = index == len(pieces) - 1
+            last = index == len(deltas) - 1
             self.event({**base, "choices": [{
-                "index": 0, "delta": {"content": piece}, "logprobs": None,
-                "finish_reason": "stop" if last else None}],
+                "index": 0, "delta": delta, "logprobs": None,
+                "finish_reason": finish if last else None}],
                 "usage": usage if last and not separate else None})
         if separate:
             self.event({**base, "choices": [], "usage": usage})
         self.chunk(b"data: [DONE]\n\n")
         self.chunk(b"")
 
-    def pieces(self, fake):
-        text = fake.get("text", DEFAULT_TEXT)
+    def deltas(self, body, fake):
+        """What the model says, one chunk delta each: its thoughts, then a tool call (in three
+        argument fragments) or its text."""
+        thoughts = [{"reasoning_content": c} for c in THOUGHT] if body.get("thinking") == {
+            "type": "enabled"} else []
+        call = self.tool_call(body)
+        if call:
+            arguments, third = call["arguments"], len(call["arguments"]) // 3 + 1
+            return thoughts + [{"tool_calls": [{"index": 0, "id": TOOL_CALL_ID, "type": "function",
+                                                "function": {"name": call["name"], "arguments": ""}}]}] + [
+                {"tool_calls": [{"index": 0, "function": {"arguments": arguments[i:i + third]}}]}
+                for i in range(0, len(arguments), third)]
+        return thoughts + [{"content": piece} for piece in self.pieces(body, fake)]
+
+    def tool_call(self, body):
+        """The call of the first tool, while the conversation has no tool result yet."""
+        messages = body.get("messages") or [{}]
+        tools = body.get("tools") or []
+        if not tools or messages[-1].get("role") == "tool" or body.get("tool_choice") == "none":
+            return None
+        function = tools[0]["function"]
+        required = (function.get("parameters") or {}).get("required") or []
+        return {"name": function["name"],
+                "arguments": json.dumps({name: "北京" for name in required}, ensure_ascii=False)}
+
+    def pieces(self, body, fake):
+        last = (body.get("messages") or [{}])[-1]
+        text = "工具结果：" + str(last.get("content")) if last.get("role") == "tool" else \
+            fake.get("text", DEFAULT_TEXT)
         count = fake.get("chunks", len(text))
         return [text[i % len(text)] for i in range(count)]
+
+    def embed(self, body, fake):
+        inputs = body["input"]
+        if isinstance(inputs, str) or isinstance(inputs[0], int):
+            inputs = [inputs]
+        data = []
+        for index, _ in enumerate(inputs):
+            vector = [(index + 1) / 8, -0.5, 0.25][:body.get("dimensions", 3)]
+            if body.get("encoding_format") == "base64":
+                vector = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+            data.append({"object": "embedding", "index": index, "embedding": vector})
+        tokens = sum(len(item) for item in inputs)
+        self.send_json(200, {"object": "list", "data": data, "model": body.get("model"), "usage": fake.get(
+            "usage", {"prompt_tokens": tokens, "total_tokens": tokens})})
 
     def event(self, data):
         self.chunk(b"data: " + json.dumps(data, ensure_ascii=False).encode() + b"\n\n")

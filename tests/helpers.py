@@ -1,6 +1,7 @@
 """What the tests share: the fake upstream process, real gunicorn servers, a bank of accounts and
 keys read straight from the database, request builders and SSE readers, and the pages' forms."""
 import dataclasses
+import html
 import json
 import os
 import re
@@ -8,12 +9,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
+from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -44,8 +47,8 @@ def required(service):
 
 
 class FakeUpstream:
-    """A fake upstream process: `script` in tests/, accepting the API key `key`, its base URL
-    ending in `path`."""
+    """A fake upstream process (`script` in tests/) that accepts the API key `key`: `url` is its
+    base URL in the sense of its vendor's SDK."""
 
     def __init__(self, script="fake_upstream.py", path="/v1", key=UPSTREAM_KEY):
         self.key = key
@@ -283,6 +286,19 @@ def wait_until_settled(account, timeout=5.0):
             return row
         time.sleep(0.05)
 
+class AppServer:
+    """The test's own app behind a real HTTP server in this process (werkzeug, a thread per
+    request): for what a gunicorn process cannot be given, such as a provider a test defines."""
+
+    def __init__(self, app):
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
 
 def sse_data(text):
     """The `data:` payloads of an SSE body, in order (comments left out)."""
@@ -317,6 +333,12 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+def page_examples(server):
+    """{id: code} of the examples on the server's own documentation page."""
+    text = requests.get(server.url + "/", timeout=10).text
+    return {name: html.unescape(code) for name, code in
+            re.findall(r'<code id="code-(\w+)" class="language-\w+">(.*?)</code>', text, re.S)}
 
 
 # --- the pages' forms ---------------------------------------------------------------------------

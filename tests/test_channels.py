@@ -311,7 +311,7 @@ def test_a_server_whose_encryption_key_cannot_decrypt_the_stored_keys_refuses_to
     monkeypatch.setenv("DATABASE_URL", database)
     monkeypatch.setenv("ENCRYPTION_KEY", "1K7jF8b5tJ2zMOQqzvS4iX3hG0fOZQpUeDJ9bPAcs0Q=")  # another key
     with pytest.raises(CredentialsError, match="cannot decrypt .* Channels concerned: secret"):
-        gateway.serve()
+        gateway.gunicorn_app()
 
 
 def test_rekey_encrypts_every_key_anew_and_they_still_decrypt(app, database, fakes):

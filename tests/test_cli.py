@@ -263,6 +263,19 @@ def test_accounts_password_of_an_unknown_account_is_refused(cli):
     result = cli("accounts", "password", "nobody", "--password-stdin", input="a new password\n")
     assert result.exit_code == 1 and "no account named 'nobody'" in result.output
 
+def test_prices_set_an_embedding_model_prices_its_input_alone(cli):
+    result = cli("prices", "set", "deepseek", "embed-v1", "--input", "0.5", "--embedding")
+    assert result.exit_code == 0, result.output
+    price = Price.get(Price.model == "embed-v1")
+    assert (price.input, price.cached_input, price.output) == (500_000, 0, 0)
+
+
+@pytest.mark.parametrize("args", [("--embedding", "--output", "1"), ("--output", "1")])
+def test_prices_set_wants_every_part_of_a_chat_price_and_none_beyond_an_embeddings(cli, args):
+    result = cli("prices", "set", "deepseek", "m", "--input", "1", *args)
+    assert result.exit_code != 0
+    assert not Price.select().where(Price.model == "m").exists()
+
 
 def test_ledger_check_passes_on_consistent_books_and_fails_otherwise(cli):
     cli("accounts", "create", "alice", "--balance", "2")

@@ -1,6 +1,5 @@
 """CORS (README "Configuration": CORS_ORIGINS): through the test client, then from a page on
 another origin in headless Chromium against real gunicorn."""
-import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 

@@ -1,29 +1,19 @@
 """The documentation page's examples, copied from the page that real gunicorn serves, run against it."""
-import html
 import os
-import re
 import shutil
 import subprocess
 import sys
 import time
 
 import pytest
-import requests
 
 from web import docs
-from helpers import expected_cost, sse_data
+from helpers import expected_cost, page_examples, sse_data
 
 ANSWER = "你好，世界！Hello 🌍\n"
 NODE = ["node", "--input-type=module", "-e"]
 RUNNERS = {"curl": ["bash", "-c"], "python": [sys.executable, "-c"], "openai": [sys.executable, "-c"],
-           "fetch": NODE, "stream": NODE}
-
-
-def page_examples(server):
-    """{id: code} of the examples on the server's own documentation page."""
-    text = requests.get(server.url + "/", timeout=10).text
-    return {name: html.unescape(code) for name, code in
-            re.findall(r'<code id="code-(\w+)" class="language-\w+">(.*?)</code>', text, re.S)}
+           "fetch": NODE, "stream": NODE, "anthropic": [sys.executable, "-c"]}
 
 
 @pytest.mark.parametrize("example", list(RUNNERS))
@@ -32,7 +22,7 @@ def test_each_example_on_the_page_runs_as_printed_with_a_key_put_in(server, bank
         pytest.skip("node is not installed")
     account = bank.account("10")
     code = page_examples(server)[example]
-    assert server.url + "/v1" in code and docs.KEY_PLACEHOLDER in code
+    assert server.url in code and docs.KEY_PLACEHOLDER in code
     result = subprocess.run(RUNNERS[example] + [code.replace(docs.KEY_PLACEHOLDER, bank.key(account))],
                             capture_output=True, text=True, timeout=60, env=dict(os.environ))
     assert result.returncode == 0, result.stderr

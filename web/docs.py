@@ -18,6 +18,11 @@ KEY_PLACEHOLDER = "sk-qc-YOUR_KEY"
 EXAMPLES = (("curl", "ex_curl", "bash", "curl.sh"), ("python", "ex_python", "python", "python.py"),
             ("openai", "ex_openai", "python", "openai.py"), ("fetch", "ex_fetch", "javascript", "fetch.js"),
             ("stream", "ex_stream", "javascript", "stream.js"))
+EMBEDDINGS_EXAMPLE = ("embeddings", "ex_embeddings", "python", "embeddings.py")
+CLAUDE_EXAMPLES = (("claude_code", "ex_claude_code", "bash", "claude_code.sh"),
+                   ("anthropic", "ex_anthropic", "python", "anthropic.py"))
+# What the embeddings example names when no embedding model is priced yet.
+EMBEDDING_PLACEHOLDER = ("qwen", "text-embedding-v4")
 REQUEST_HEADERS = (("Content-Type", "yes", "h_content_type"), ("X-API-Key", "one_of_two", "h_api_key"),
                    ("Authorization: Bearer", "one_of_two", "h_authorization"),
                    ("X-AI-Provider", "no", "h_provider"), ("X-Request-ID", "no", "h_request_id"))
@@ -35,13 +40,28 @@ def index():
     prices = routing.reachable_prices(current_app.config["UPSTREAMS"])
     provider, model = ((prices[0].provider, prices[0].model) if prices
                        else next((name, p.models[0]) for name, p in PROVIDERS.items()))
+    embedding_provider, embedding_model = embedding_model_of(prices)
     values = dict(base_url=request.host_url.rstrip("/"), key=key_placeholder(current_account()),
-                  provider=provider, model=model, prompt=t("example_prompt"))
-    examples = [dict(id=name, title=t(title), language=language,
-                     code=render_template(f"examples/{template}", **values))
-                for name, title, language, template in EXAMPLES]
-    return render_template("docs.html", prices=prices, examples=examples, headers=REQUEST_HEADERS,
+                  provider=provider, model=model, prompt=t("example_prompt"),
+                  prompt_more=t("example_prompt_more"), embedding_provider=embedding_provider,
+                  embedding_model=embedding_model)
+    return render_template("docs.html", prices=prices, examples=rendered(EXAMPLES, values),
+                           embeddings=rendered([EMBEDDINGS_EXAMPLE], values)[0],
+                           claude=rendered(CLAUDE_EXAMPLES, values), headers=REQUEST_HEADERS,
                            parameters=BODY_PARAMETERS, errors=ERRORS, **values)
+
+
+def rendered(examples, values):
+    return [dict(id=name, title=t(title), language=language,
+                 code=render_template(f"examples/{template}", **values))
+            for name, title, language, template in examples]
+
+
+def embedding_model_of(prices):
+    """(provider, model) of the first priced embedding model: input alone is priced, and its
+    provider sells embeddings."""
+    return next(((p.provider, p.model) for p in prices if not p.output and not p.cached_input
+                 and getattr(PROVIDERS.get(p.provider), "embeddings", False)), EMBEDDING_PLACEHOLDER)
 
 
 def key_placeholder(account):

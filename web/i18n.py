@@ -83,6 +83,45 @@ STRINGS = {
                       "Chat completions, streaming or not, as in OpenAI's Chat Completions."),
     "endpoint_models": ("可用模型列表（OpenAI 列表格式）。", "The available models, in OpenAI's list shape."),
     "endpoint_balance": ("账户余额与冻结金额。", "Your account's balance and held amount."),
+    "endpoint_model": ("单个模型（OpenAI 格式），不存在时返回 404。", "One model, in OpenAI's shape; 404 when there is none."),
+    "endpoint_embeddings": ("文本向量（OpenAI Embeddings 格式），按模型的输入价计费。",
+                            "Embeddings, in OpenAI's Embeddings shape, charged at the model's input price."),
+    "endpoint_responses": ("OpenAI Responses API（无状态：不保存响应，不支持 previous_response_id），"
+                           "适用于 Vercel AI SDK 等客户端。",
+                           "OpenAI's Responses API, stateless (nothing is stored; previous_response_id "
+                           "is refused), for clients such as the Vercel AI SDK."),
+    "endpoint_messages": ("Anthropic Messages API，供 Claude Code 与 Anthropic SDK 使用；错误为 Anthropic 格式。",
+                          "Anthropic's Messages API, for Claude Code and the Anthropic SDKs; errors in "
+                          "Anthropic's envelope."),
+    "endpoint_count_tokens": ("提示词 token 数的上限估计（即冻结金额所依据的数）。",
+                              "An upper bound of the prompt's tokens (what the hold is based on)."),
+    "embeddings_title": ("文本向量", "Embeddings"),
+    "embeddings_body": ("提供向量模型的提供方可通过 /v1/embeddings 调用：input 可以是字符串、字符串数组或 token 数组，"
+                        "encoding_format 为 float 或 base64（原样返回）。只按输入 tokens 计费。",
+                        "Providers that sell embedding models answer /v1/embeddings: input is a string, "
+                        "an array of strings or token arrays; encoding_format is float or base64 "
+                        "(returned untouched). Only input tokens are charged."),
+    "ex_embeddings": ("OpenAI Python SDK：文本向量", "OpenAI Python SDK: embeddings"),
+    "example_prompt_more": ("今天天气很好", "A fine day"),
+    "claude_title": ("Claude Code 与 Anthropic SDK", "Claude Code and the Anthropic SDK"),
+    "claude_body": ("网关也提供 Anthropic 的 Messages API（/v1/messages），任何提供方的模型都能用："
+                    "Anthropic 原样转发，其他提供方自动转换。把 ANTHROPIC_BASE_URL 设为网关地址（不带 /v1），"
+                    "把你的网关密钥放进 ANTHROPIC_AUTH_TOKEN 或 ANTHROPIC_API_KEY。",
+                    "The gateway also serves Anthropic's Messages API (/v1/messages) for every "
+                    "provider's models: relayed as is to Anthropic, translated for the others. Set "
+                    "ANTHROPIC_BASE_URL to the gateway's address (without /v1) and put your gateway "
+                    "key in ANTHROPIC_AUTH_TOKEN or ANTHROPIC_API_KEY."),
+    "claude_provider": ("选择提供方：模型名写成「提供方/模型」（如 deepseek/deepseek-flash），或发送 X-AI-Provider 请求头"
+                        "（Claude Code 中设置 ANTHROPIC_CUSTOM_HEADERS=\"X-AI-Provider: deepseek\"）。"
+                        "Claude Code 的后台小任务使用 ANTHROPIC_DEFAULT_HAIKU_MODEL 指定的模型，也请设为可用的模型。"
+                        "max_tokens 超过模型上限时按上限处理。",
+                        "To pick the provider, name the model as provider/model (e.g. "
+                        "deepseek/deepseek-flash) or send the X-AI-Provider header (in Claude Code: "
+                        "ANTHROPIC_CUSTOM_HEADERS=\"X-AI-Provider: deepseek\"). Claude Code's small "
+                        "background tasks use ANTHROPIC_DEFAULT_HAIKU_MODEL: point it at an available "
+                        "model too. A max_tokens above the model's largest is lowered to it."),
+    "ex_claude_code": ("Claude Code（命令行）", "Claude Code (shell)"),
+    "ex_anthropic": ("Anthropic Python SDK（流式）", "Anthropic Python SDK (streaming)"),
     "headers_title": ("请求头", "Request headers"),
     "params_title": ("请求参数", "Body parameters"),
     "col_name": ("名称", "Name"),
@@ -137,9 +176,10 @@ STRINGS = {
     "errors_lead": ("所有错误都是 OpenAI 格式的 JSON：", "Every error is JSON in OpenAI's envelope:"),
     "col_status": ("状态码", "Status"),
     "col_when": ("含义", "When"),
-    "e_400": ("请求体不是 JSON、字段缺失或类型/范围不对；未知的提供方或模型。",
+    "e_400": ("请求体不是 JSON、字段缺失或类型/范围不对；未知的提供方或模型；不支持的参数"
+              "（如 previous_response_id）。",
               "The body is not JSON, a field is missing or of the wrong type or range; "
-              "unknown provider or model."),
+              "unknown provider or model; a parameter not supported (e.g. previous_response_id)."),
     "e_401": ("密钥缺失、格式错误、不存在、已吊销或已过期（响应相同）。",
               "The key is missing, malformed, unknown, revoked or expired (one answer for all)."),
     "e_403": ("余额不足以支付本次请求的最大费用。", "The balance cannot cover the request's maximum cost."),
@@ -160,6 +200,7 @@ STRINGS = {
               "allowed to try)."),
     "e_503": ("该提供方没有已配置且启用的渠道。", "The provider has no configured, enabled channel."),
     "e_504": ("上游未及时响应。", "The upstream did not answer in time."),
+    "e_404_model": ("GET /v1/models/{id}：没有这个模型。", "GET /v1/models/{id}: no such model."),
     "billing_title": ("计费与限流", "Billing and rate limits"),
     "billing_body": ("请求开始前，网关按最大可能费用冻结余额，余额不足返回 403；请求结束后按上游报告的实际用量结算，"
                      "多余的冻结金额退回。密钥可以设置每分钟请求数（rpm）、每分钟 tokens（tpm）和并发数，超出返回 429。",

@@ -48,8 +48,8 @@ def mask(secret):
 
 def provider_of(row):
     """The provider module that speaks to a channel's upstream."""
-    if row.provider == OPENAI_COMPATIBLE:
-        return OpenAIStyle(name=row.name, default_base_url=row.base_url)
+    if row.provider == OPENAI_COMPATIBLE:  # vLLM, Ollama and the like serve /embeddings too
+        return OpenAIStyle(name=row.name, default_base_url=row.base_url, embeddings=True)
     return PROVIDERS[row.provider]
 
 

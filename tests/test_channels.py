@@ -145,6 +145,35 @@ def test_a_stream_never_fails_over_after_its_first_byte(app, client, bank, fakes
     bank.assert_consistent()
 
 
+@pytest.mark.parametrize("path, body", [
+    ("/v1/messages", {"model": MODEL, "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}),
+    ("/v1/responses", {"model": MODEL, "input": "hi"}),
+], ids=["messages", "responses"])
+def test_the_other_surfaces_fail_over_like_chat(app, client, bank, fakes, path, body):
+    alpha, bravo, _ = fakes
+    add_channel(app, "first", alpha, priority=1)
+    add_channel(app, "second", bravo)
+    alpha.behave(status=503)
+    account = bank.account("10")
+    response = client.post(path, json=body, headers=headers(bank.key(account)))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert requests_seen(alpha, bravo) == [1, 1]
+    assert [(r.channel, r.attempts, r.status) for r in bank.requests(account)] == [("second", 2, 200)]
+    bank.assert_consistent()
+
+
+def test_a_self_hosted_channel_serves_embeddings(app, client, bank, fakes):
+    alpha, _, _ = fakes
+    add_channel(app, "office-llm", alpha, provider="openai-compatible")
+    Price.create(provider="office-llm", model="bge-m3", input=2_000_000, cached_input=0, output=0,
+                 max_output=8192)
+    response = client.post("/v1/embeddings", json={"model": "office-llm/bge-m3", "input": "你好"},
+                           headers=headers(bank.key(), provider=None))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["data"][0]["object"] == "embedding"
+    assert alpha.stats()["bodies"][0]["model"] == "bge-m3"
+
+
 # --- health -------------------------------------------------------------------------------------
 
 def test_failures_in_a_row_cool_a_channel_down(app, client, bank, fakes):

@@ -17,12 +17,15 @@ def prompt_token_bound(body_bytes, message_count):
 
 
 def max_cost(price, prompt_tokens, max_tokens):
-    return math.ceil((prompt_tokens * price.input + max_tokens * price.output) / 1_000_000)
+    """Every prompt token at the dearer of the miss and cache-write prices, and `max_tokens`
+    at the output price."""
+    dearest_input = max(price.input, price.write_price)
+    return math.ceil((prompt_tokens * dearest_input + max_tokens * price.output) / 1_000_000)
 
 
 def charge(price, usage):
     return math.ceil((usage.miss * price.input + usage.cached * price.cached_input
-                      + usage.cache_write * price.input + usage.completion * price.output)
+                      + usage.cache_write * price.write_price + usage.completion * price.output)
                      / 1_000_000)
 
 

@@ -6,8 +6,10 @@ import click
 from flask.cli import AppGroup
 
 import money
+import price_list
 import routing
 import validation
+from database import db
 from models import KEY_DISPLAY_LENGTH, Account, ApiKey, IntegrityError, Price, create_tables
 from web import queries
 
@@ -191,27 +193,56 @@ def _key(text):
 @click.option("--input", "input_", type=YUAN, required=True, help="元 per million cache-miss input tokens.")
 @click.option("--cached-input", type=YUAN, help="元 per million cache-hit input tokens.")
 @click.option("--output", type=YUAN, help="元 per million output tokens.")
+@click.option("--cache-write", type=YUAN, help="元 per million input tokens written to the cache "
+                                               "(default: the cache-miss price).")
 @click.option("--embedding", is_flag=True,
               help="An embedding model: its input alone is priced (no cached input, no output).")
-@click.option("--max-output", type=NUMBER, default="8192", show_default=True,
+@click.option("--max-output", type=NUMBER, default=str(price_list.DEFAULT_MAX_OUTPUT),
+              show_default=True,
               help="The model's largest max_tokens; sent upstream when the caller sends none.")
-def set_price(provider, model, input_, cached_input, output, embedding, max_output):
+def set_price(provider, model, input_, cached_input, output, cache_write, embedding, max_output):
     """Set a model's price in 元 per million tokens."""
-    if embedding and (cached_input or output):
-        raise click.UsageError("an --embedding model has no --cached-input or --output price")
+    if embedding and (cached_input or output or cache_write):
+        raise click.UsageError("an --embedding model has no --cached-input, --output or "
+                               "--cache-write price")
     if not embedding and (cached_input is None or output is None):
         raise click.UsageError("--cached-input and --output are required (or --embedding)")
     Price.set(provider, model, input=input_, cached_input=cached_input or 0, output=output or 0,
-              max_output=max_output)
+              cache_write=cache_write, max_output=max_output)
     click.echo(f"price of {provider}/{model} set")
 
 
 @prices.command("list")
 def list_prices():
-    """Print every price as JSON, in 元 per million tokens."""
+    """Print every price as JSON, in 元 per million tokens (a cache-write price of null: the
+    cache-miss price)."""
     echo_json([{"provider": price.provider, "model": price.model, "input": money.yuan(price.input),
-                "cached_input": money.yuan(price.cached_input), "output": money.yuan(price.output),
-                "max_output": price.max_output} for price in Price.of_providers(routing.provider_names())])
+                "cached_input": money.yuan(price.cached_input),
+                "cache_write": None if price.cache_write is None else money.yuan(price.cache_write),
+                "output": money.yuan(price.output), "max_output": price.max_output}
+               for price in Price.of_providers(routing.provider_names())])
+
+
+@prices.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def import_prices(file):
+    """Set the prices a TOML price list names; nothing changes if any entry is wrong."""
+    with open(file, encoding="utf-8") as source:
+        try:
+            entries = price_list.parse(source.read(), routing.provider_names())
+        except (price_list.PriceListError, UnicodeError) as error:
+            raise click.ClickException(f"{file}: nothing imported:\n{error}") from None
+    with db.atomic():
+        for entry in entries:
+            Price.set(**entry)
+    click.echo(f"{len(entries)} prices imported from {file}")
+
+
+@prices.command("export")
+def export_prices():
+    """Print every price as a TOML price list, which `prices import` reads back."""
+    prices = Price.select().order_by(Price.provider, Price.model)
+    click.echo(price_list.dumps(prices, price_list.HEADER), nl=False)
 
 
 @ledger.command("check")

@@ -116,17 +116,22 @@ class ApiKey(BaseModel):
 
 
 class Price(BaseModel):
-    """Per (provider, model), in micro-yuan per million tokens."""
+    """Per (provider, model), in micro-yuan per million tokens: cache-miss input, cache-hit
+    input, cache-write input (None: the miss price) and output."""
     provider = CharField()
     model = CharField()
     input = BigIntegerField()
     cached_input = BigIntegerField()
     output = BigIntegerField()
     max_output = IntegerField()
+    cache_write = BigIntegerField(null=True)
 
     class Meta:
         indexes = ((("provider", "model"), True),)
 
+    @property
+    def write_price(self):
+        return self.input if self.cache_write is None else self.cache_write
 
     @classmethod
     def of(cls, provider, model):
@@ -334,5 +339,5 @@ LOOKUP_KEY = Statement.select("apikey", ("id", "account_id", "prefix", "label", 
                                          "concurrency", "expires", "revoked", "created", "last_used",
                                          "models", "ips", "budget"),
                               "digest = ?")
-PRICE_OF = Statement.select("price", ("input", "cached_input", "output", "max_output"),
-                            "provider = ? AND model = ?")
+PRICE_OF = Statement.select("price", ("input", "cached_input", "output", "max_output",
+                                      "cache_write"), "provider = ? AND model = ?")

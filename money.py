@@ -226,6 +226,11 @@ def yuan(micro):
     return f"{sign}{whole}.{frac:06d}"
 
 
+def plain_yuan(micro):
+    """元 without trailing zeros, as prices read best: 2, 0.5, 13.5."""
+    return yuan(micro).rstrip("0").rstrip(".")
+
+
 def parse_yuan(text):
     """A decimal string of 元 as micro-yuan; ValueError for more than six decimals or junk."""
     try:

@@ -1,24 +1,35 @@
-"""A fake DeepSeek for the tests: a real HTTP server process on a loopback port.
+"""A fake OpenAI-style upstream for the tests: a real HTTP server process on a loopback port.
 
-It speaks DeepSeek's wire format (docs/providers.md): `: keep-alive` comments, usage on the last
-content chunk, `data: [DONE]`, OpenAI-shaped error bodies. A request steers it with a `fake`
-object in its body, which the gateway passes through like any unknown field:
+By default it speaks DeepSeek's wire format (docs/providers.md): `: keep-alive` comments, usage on
+the last content chunk, `data: [DONE]`, OpenAI-shaped error bodies. It answers
+`POST <any base path>/chat/completions` (and `/embeddings`), so every OpenAI-style vendor can be
+pointed at it under its own base path. A request steers it with a `fake` object in its body,
+which the gateway passes through like any unknown field:
 
     {"fake": {"chunks": 5, "interval": 0.01, "delay": 0, "status": 200, "retry_after": "3",
               "reset_after": null, "stall": 0, "keepalives": 0, "usage": {...} or null,
-              "usage_chunk": false, "text": "...", "gate": false}}
+              "usage_chunk": false, "usage_in_choice": false, "text": "...", "reasoning": "...",
+              "error_body": <any JSON>, "record": false, "gate": false}}
+
+The vendors' quirks: `usage_chunk` sends usage in a chunk of its own (`"choices": []`) when the
+request asked for it (OpenAI, Qwen, Doubao); `usage_in_choice` puts the last chunk's usage inside
+its choice (Moonshot); a request whose `stream_options` has `chunk_include_usage` gets the usage
+so far on every chunk (Doubao); `reasoning` is thought aloud (`reasoning_content`) before the
+answer; `error_body` is sent as the error body instead of OpenAI's envelope (with `status`), after
+`keepalives` blank lines, like a whole answer.
 
 Like a model, it calls the first of the request's `tools` (its required arguments set to "北京")
 until the conversation holds a tool result, then answers "工具结果：" and that result; it thinks
-aloud (`reasoning_content`) first when asked with DeepSeek's `"thinking": {"type": "enabled"}`.
+aloud (`reasoning_content`) first when asked with DeepSeek's `"thinking": {"type": "enabled"}`
+(or when `fake.reasoning` says what to think).
 Usage counts one completion token per streamed delta. POST /v1/embeddings answers one small
 vector per input, as floats or base64 as `encoding_format` asks, with a token per character.
 
 `reset_after` -1 ends a stream before its first event. POST /_behave {…} sets what every request
 gets unless its own `fake` says otherwise, so that several fake upstreams can behave differently
 for the same request; with "gate": true, requests wait until the next /_behave without it.
-GET /_stats reports what it saw; POST /_reset forgets it and the behaviour. Run:
-python fake_upstream.py API_KEY (prints the port it listens on).
+GET /_stats reports what it saw (`record` keeps the bytes of each stream it sent); POST /_reset
+forgets it and the behaviour. Run: python fake_upstream.py API_KEY (prints the port it listens on).
 """
 import base64
 import json
@@ -41,7 +52,9 @@ class Stats:
     def reset(self):
         self.requests = 0
         self.bodies = []
+        self.paths = []
         self.authorizations = []
+        self.streams = []
         self.versions = []  # anthropic-version headers (fake_anthropic_messages.py)
         self.open_streams = 0
         self.closed_by_client = 0
@@ -55,8 +68,8 @@ class Stats:
     def as_dict(self):
         with self.lock:
             return {name: getattr(self, name) for name in (
-                "requests", "bodies", "authorizations", "versions", "open_streams", "closed_by_client",
-                "completed_streams")}
+                "requests", "bodies", "paths", "authorizations", "streams", "versions", "open_streams",
+                "closed_by_client", "completed_streams")}
 
 
 STATS = Stats()
@@ -71,6 +84,14 @@ def behave(defaults):
     GATE.clear() if defaults.get("gate") else GATE.set()
 
 
+def usage_so_far(usage, done, total):
+    """Doubao's cumulative usage after `done` of `total` chunks: the whole prompt, a share of the
+    completion."""
+    completion = usage["completion_tokens"] * done // total
+    return {**usage, "completion_tokens": completion,
+            "total_tokens": usage["prompt_tokens"] + completion}
+
+
 def default_usage(fake, completion_tokens):
     return fake.get("usage", {"prompt_tokens": 12, "completion_tokens": completion_tokens,
                               "total_tokens": 12 + completion_tokens,
@@ -80,6 +101,7 @@ def default_usage(fake, completion_tokens):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     api_key = ""
+    sent = None  # the bytes of the stream being sent, when asked to record them
 
     def log_message(self, *args):
         pass
@@ -100,9 +122,12 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/_behave":
             behave(body)
             return self.send_json(200, {})
+        if not self.path.endswith(("/chat/completions", "/embeddings")):
+            return self.send_json(404, {"error": {"message": f"no route {self.path}"}})
         with STATS.lock:
             STATS.requests += 1
             STATS.bodies.append(body)
+            STATS.paths.append(self.path)
             STATS.authorizations.append(self.headers.get("Authorization"))
         fake = {**BEHAVIOUR, **(body.get("fake") or {})}
         if fake.get("gate"):
@@ -115,10 +140,11 @@ class Handler(BaseHTTPRequestHandler):
         status = fake.get("status", 200)
         if status != 200:
             headers = {"Retry-After": fake["retry_after"]} if "retry_after" in fake else {}
-            return self.send_json(status, {"error": {
+            error = fake.get("error_body", {"error": {
                 "message": fake.get("message", f"fake upstream error {status}"),
                 "type": "invalid_request_error", "param": None,
-                "code": fake.get("code", "invalid_request_error")}}, headers)
+                "code": fake.get("code", "invalid_request_error")}})
+            return self.send_json(status, error, headers, padding=fake.get("keepalives", 0))
         if self.path.endswith("/embeddings"):
             return self.embed(body, fake)
         if body.get("stream"):
@@ -158,6 +184,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         STATS.add(open_streams=1)
+        self.sent = [] if fake.get("record") else None
         try:
             self.events(body, fake, deltas)
             STATS.add(completed_streams=1)
@@ -165,13 +192,17 @@ class Handler(BaseHTTPRequestHandler):
             STATS.add(closed_by_client=1)
         finally:
             STATS.add(open_streams=-1)
+            if self.sent is not None:
+                with STATS.lock:
+                    STATS.streams.append(b"".join(self.sent).decode())
 
     def events(self, body, fake, deltas):
         for _ in range(fake.get("keepalives", 0)):
             self.chunk(b": keep-alive\n\n")
         usage = default_usage(fake, len(deltas))
         finish = "tool_calls" if self.tool_call(body) else "stop"
-        separate = fake.get("usage_chunk") and (body.get("stream_options") or {}).get("include_usage")
+        options = body.get("stream_options") or {}
+        separate = fake.get("usage_chunk") and options.get("include_usage")
         base = {"id": "fake-1", "object": "chat.completion.chunk", "created": int(time.time()),
                 "model": body.get("model")}
         if fake.get("reset_after") == -1:
@@ -187,10 +218,15 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(fake.get("stall", 0))
             time.sleep(fake.get("interval", 0))
             last = index == len(deltas) - 1
-            self.event({**base, "choices": [{
-                "index": 0, "delta": delta, "logprobs": None,
-                "finish_reason": finish if last else None}],
-                "usage": usage if last and not separate else None})
+            choice = {"index": 0, "delta": delta, "logprobs": None,
+                      "finish_reason": finish if last else None}
+            chunk_usage = usage if last and not separate else None
+            if options.get("chunk_include_usage"):
+                chunk_usage = usage_so_far(usage, index + 1, len(deltas))
+            if chunk_usage and fake.get("usage_in_choice"):
+                self.event({**base, "choices": [{**choice, "usage": chunk_usage}]})
+            else:
+                self.event({**base, "choices": [choice], "usage": chunk_usage})
         if separate:
             self.event({**base, "choices": [], "usage": usage})
         self.chunk(b"data: [DONE]\n\n")
@@ -199,8 +235,8 @@ class Handler(BaseHTTPRequestHandler):
     def deltas(self, body, fake):
         """What the model says, one chunk delta each: its thoughts, then a tool call (in three
         argument fragments) or its text."""
-        thoughts = [{"reasoning_content": c} for c in THOUGHT] if body.get("thinking") == {
-            "type": "enabled"} else []
+        thought = THOUGHT if body.get("thinking") == {"type": "enabled"} else ""
+        thoughts = [{"reasoning_content": c} for c in fake.get("reasoning", thought)]
         call = self.tool_call(body)
         if call:
             arguments, third = call["arguments"], len(call["arguments"]) // 3 + 1
@@ -248,9 +284,11 @@ class Handler(BaseHTTPRequestHandler):
     def chunk(self, data):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
+        if self.sent is not None:
+            self.sent.append(data)
 
-    def send_json(self, status, data, headers=None):
-        payload = json.dumps(data, ensure_ascii=False).encode()
+    def send_json(self, status, data, headers=None, padding=0):
+        payload = b"\n\n" * padding + json.dumps(data, ensure_ascii=False).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))

@@ -13,6 +13,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 import requests
@@ -28,6 +29,7 @@ from database import db, open_database  # noqa: E402
 from models import Account, ApiKey, LedgerEntry, RequestLog  # noqa: E402
 from providers import PROVIDERS  # noqa: E402
 from providers.base import Upstream, Usage  # noqa: E402
+from providers.openai_style import OpenAIStyle  # noqa: E402
 from providers.relay import Timeouts  # noqa: E402
 
 UPSTREAM_KEY = "sk-upstream-operator-secret"
@@ -112,6 +114,24 @@ def empty_database(url):
             table.delete().execute()
 
 
+OPENAI_STYLE = [name for name, p in PROVIDERS.items() if isinstance(p, OpenAIStyle)]
+
+
+def openai_style_upstreams(upstream_url):
+    """Every OpenAI-style provider aimed at the fake upstream, each at the path of its own
+    default base URL (`/compatible-mode/v1`, `/api/paas/v4`, …)."""
+    root = "{0.scheme}://{0.netloc}".format(urlparse(upstream_url))
+    return {name: Upstream(PROVIDERS[name], root + urlparse(PROVIDERS[name].default_base_url).path,
+                           UPSTREAM_KEY) for name in OPENAI_STYLE}
+
+
+def upstream_environment(upstream_url):
+    """`<NAME>_BASE_URL` and `<NAME>_API_KEY` of every OpenAI-style provider, at the fake."""
+    return {f"{u.provider.env_prefix}_{part}": value
+            for u in openai_style_upstreams(upstream_url).values()
+            for part, value in (("BASE_URL", u.base_url), ("API_KEY", u.api_key))}
+
+
 def new_app(database, upstream_url, **config):
     """The gateway on an emptied `database`, its one model priced, with `config` over the tests'."""
     import gateway
@@ -123,7 +143,7 @@ def new_app(database, upstream_url, **config):
 
 def app_config(database, upstream_url, **overrides):
     return {"DATABASE_URL": database, "TESTING": True, "REDIS_URL": None,
-            "UPSTREAMS": {"deepseek": Upstream(PROVIDERS["deepseek"], upstream_url, UPSTREAM_KEY)},
+            "UPSTREAMS": openai_style_upstreams(upstream_url),
             "TIMEOUTS": Timeouts(connect=2, read=2, total=5, keepalive=0.3),
             "ENCRYPTION_KEY": encryption_key(database), **overrides}
 
@@ -225,9 +245,8 @@ class GatewayServer:
         self.url = f"http://127.0.0.1:{self.port}"
         # A SECRET_KEY of its own: tests empty the database (the stored one too) while it runs.
         environment = {**os.environ, "SECRET_KEY": "test-secret-key-for-web-sessions",
-                       "DATABASE_URL": database, "DEEPSEEK_BASE_URL": upstream_url,
-                       "DEEPSEEK_API_KEY": UPSTREAM_KEY, "UPSTREAM_READ_TIMEOUT": "3",
-                       "ENCRYPTION_KEY": encryption_key(database) or "",
+                       "DATABASE_URL": database, **upstream_environment(upstream_url),
+                       "UPSTREAM_READ_TIMEOUT": "3", "ENCRYPTION_KEY": encryption_key(database) or "",
                        "UPSTREAM_DEADLINE": "20", "SSE_KEEPALIVE_SECONDS": "0.5",
                        "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{self.port} --workers {workers} "
                                             f"--access-logfile - {gunicorn_args}",

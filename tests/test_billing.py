@@ -26,10 +26,24 @@ def test_estimate_counts_a_third_of_the_prompt_text_bytes_and_takes_the_completi
     assert billing.estimate_usage(30, 2, 7) == Usage(prompt=10 + 2 * billing.TOKENS_PER_MESSAGE, completion=7)
 
 
-def test_cache_writes_are_charged_apart_from_misses_and_hits():
+def test_cache_writes_are_charged_at_the_miss_price_when_the_model_has_no_cache_write_price():
     usage = Usage(prompt=1000, cached=300, cache_write=200, completion=0)
     # 500 misses × 2 + 300 hits × 0.04 + 200 writes at the miss price × 2 = 1412
     assert billing.charge(PRICE, usage) == 1412
+
+
+def test_cache_writes_are_charged_at_the_cache_write_price():
+    price = Price(input=2_000_000, cached_input=40_000, cache_write=2_500_000, output=8_000_000)
+    usage = Usage(prompt=1000, cached=300, cache_write=200, completion=0)
+    # 500 misses × 2 + 300 hits × 0.04 + 200 writes × 2.5 = 1512
+    assert billing.charge(price, usage) == 1512
+
+
+def test_max_cost_holds_every_prompt_token_at_the_dearer_of_the_miss_and_write_prices():
+    dear_writes = Price(input=2_000_000, cached_input=40_000, cache_write=2_500_000, output=8_000_000)
+    assert billing.max_cost(dear_writes, 100, 50) == 100 * 2.5 + 50 * 8
+    cheap_writes = Price(input=2_000_000, cached_input=40_000, cache_write=1_000_000, output=8_000_000)
+    assert billing.max_cost(cheap_writes, 100, 50) == 100 * 2 + 50 * 8
 
 
 def test_the_text_of_an_answer_is_measured_for_an_estimate():

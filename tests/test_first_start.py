@@ -10,6 +10,7 @@ import subprocess
 from werkzeug.security import check_password_hash
 
 from helpers import ROOT, GatewayServer
+from providers import PROVIDERS
 
 ADMIN_PASSWORD = re.compile(r"Created the admin account 'admin' with password (\S+)\. It is shown this once")
 
@@ -52,8 +53,9 @@ def test_the_first_server_start_logs_the_admin_password_once(tmp_path, upstream_
 
 
 def test_a_server_without_any_provider_key_warns_naming_the_variables(tmp_path, upstream_server):
+    no_keys = {f"{provider.env_prefix}_API_KEY": "" for provider in PROVIDERS.values()}
     server = GatewayServer(f"sqlite:///{tmp_path / 'bare.db'}", upstream_server.url, workers=1,
-                           log_path=tmp_path / "log", DEEPSEEK_API_KEY="")
+                           log_path=tmp_path / "log", **no_keys)
     server.stop()
     [warning] = [line for line in server.log_text().splitlines() if "No provider is configured" in line]
     assert "DEEPSEEK_API_KEY" in warning

@@ -41,6 +41,10 @@ def test_a_non_editable_install_serves_pages_static_files_and_chat_from_another_
 
     flask("prices", "set", "deepseek", MODEL, "--input", "2", "--cached-input", "0.5",
           "--output", "8", "--max-output", "1000")
+    catalogue = subprocess.run([str(venv / "bin" / "python"), "-c", "import pathlib, providers; print("
+                                "(pathlib.Path(providers.__file__).parent / 'catalogue.toml').read_text())"],
+                               cwd=elsewhere, env=env, check=True, capture_output=True, text=True).stdout
+    assert catalogue == (ROOT / "providers" / "catalogue.toml").read_text() + "\n"
     flask("accounts", "create", "newcomer", "--balance", "5")
     token = flask("keys", "create", "newcomer").strip().splitlines()[-1]
     server = subprocess.Popen(["gunicorn", "-c", str(ROOT / "gunicorn.conf.py")], cwd=elsewhere,

@@ -35,6 +35,16 @@ def test_readme_curl_example_streams_event_by_event(server, bank, upstream):
     assert bank.charges(account) == [-expected_cost(completion=13)]
 
 
+def test_readme_first_minute_loads_the_catalogue_and_makes_a_key(tmp_path):
+    setup = readme_example("setup").replace("sqlite:///qingcheng.db", f"sqlite:///{tmp_path / 'first.db'}")
+    script = setup + "flask --app gateway prices export\necho \"key: $QINGCHENG_API_KEY\"\n"
+    result = subprocess.run(["bash", "-ec", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={key: value for key, value in os.environ.items() if key != "DATABASE_URL"})
+    assert result.returncode == 0, result.stderr
+    assert '[deepseek."deepseek-flash"]\ninput = 2\ncached_input = 0.04\noutput = 8\n' in result.stdout
+    assert re.search(r"^key: sk-qc-\S{32,}$", result.stdout, re.M)
+
+
 def test_readme_python_example_prints_the_answer(server, bank, upstream):
     result = run_example("python", server, bank.key(), [sys.executable, "-c"])
     assert (result.returncode, result.stdout) == (0, "你好，世界！Hello 🌍\n"), result.stderr

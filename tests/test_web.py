@@ -40,12 +40,39 @@ def test_every_example_is_there_with_a_copy_button(client):
 
 def test_models_and_prices_come_from_the_database(client):
     Price.set("deepseek", "deepseek-v4-pro", input=4_000_000, cached_input=1_000_000,
-                     output=16_500_000, max_output=8192)
+              output=16_500_000, max_output=8192)
+    Price.set("qwen", "qwen3-max", input=2_500_000, cached_input=500_000, cache_write=3_125_000,
+              output=10_000_000, max_output=4096)
     html = page(client, "/")
     row = re.search(r"deepseek-v4-pro</code></td>(.*?)</tr>", html, re.S).group(1)
-    assert re.findall(r">([\d.,]+)</td>", row) == ["4", "1", "16.5", "8,192"]
+    assert re.findall(r">([\d.,]+)</td>", row) == ["4", "1", "4", "16.5", "8,192"]  # write: the miss price
+    row = re.search(r"qwen3-max</code></td>(.*?)</tr>", html, re.S).group(1)
+    assert re.findall(r">([\d.,]+)</td>", row) == ["2.5", "0.5", "3.125", "10", "4,096"]
     Price.delete().where(Price.model == "deepseek-v4-pro").execute()
     assert "deepseek-v4-pro" not in page(client, "/")
+
+
+def test_models_of_a_provider_without_a_key_are_not_listed(app, client):
+    Price.set("zhipu", "glm-5.1", input=6_000_000, cached_input=1_200_000, output=24_000_000,
+              max_output=8192)
+    assert "glm-5.1" in page(client, "/")
+    del app.config["UPSTREAMS"]["zhipu"]
+    assert "glm-5.1" not in page(client, "/")
+
+
+@pytest.mark.parametrize("lang, lead", [("zh", "用 X-AI-Provider 请求头指定提供方"),
+                                        ("en", "Name the provider in the X-AI-Provider header")])
+def test_the_page_shows_how_to_pick_each_configured_provider(app, client, lang, lead):
+    for provider, model in (("moonshot", "kimi-k3"), ("siliconflow", "deepseek-ai/DeepSeek-V3.1")):
+        Price.set(provider, model, input=1, cached_input=1, output=1, max_output=8)
+    html = page(client, f"/?lang={lang}")
+    section = re.search(r'<section id="providers".*?</section>', html, re.S).group(0)
+    assert lead in section
+    for provider, model in (("deepseek", MODEL), ("moonshot", "kimi-k3"),
+                            ("siliconflow", "deepseek-ai/DeepSeek-V3.1")):
+        assert f"<code>X-AI-Provider: {provider}</code>" in section
+        assert f'<code>"model": "{provider}/{model}"</code>' in section
+    assert "X-AI-Provider: qwen" not in section  # configured, but nothing priced
 
 
 def test_the_x_ai_provider_text_names_a_priced_model(client):

@@ -162,3 +162,28 @@ def test_a_bad_price_is_refused(client, boss, field, value):
     assert post_form(client, "/admin/prices", **form).status_code == 303
     assert Price.select().count() == 1
     assert 'class="notice error"' in page(client, "/admin/prices")
+
+
+def test_an_admin_sets_a_cache_write_price_or_leaves_it_to_the_miss_price(client, boss):
+    post_form(client, "/admin/prices", provider="qwen", model="qwen3-max", input="2.5", cached_input="0.5",
+              cache_write="3.125", output="10", max_output="8192")
+    post_form(client, "/admin/prices", provider="moonshot", model="kimi-k3", input="20", cached_input="2",
+              cache_write="", output="100", max_output="8192")
+    assert Price.get(Price.model == "qwen3-max").cache_write == 3_125_000
+    assert Price.get(Price.model == "kimi-k3").cache_write is None
+    html = page(client, "/admin/prices")
+    assert "输入（写入缓存）" in html
+    qwen = re.search(r"qwen3-max</code></td>(.*?)</tr>", html, re.S).group(1)
+    kimi = re.search(r"kimi-k3</code></td>(.*?)</tr>", html, re.S).group(1)
+    assert re.findall(r'data-label="[^"]+">([^<]*)</td>', qwen)[:4] == ["2.5", "0.5", "3.125", "10"]
+    assert re.findall(r'data-label="[^"]+">([^<]*)</td>', kimi)[:4] == ["20", "2", "同未命中", "100"]
+    edit = page(client, "/admin/prices?provider=qwen&model=qwen3-max")
+    assert 'name="cache_write" type="text" value="3.125"' in edit
+
+
+def test_a_bad_cache_write_price_is_refused(client, boss):
+    post_form(client, "/admin/prices", provider="qwen", model="qwen3-max", input="2.5", cached_input="0.5",
+              cache_write="-1", output="10", max_output="8192")
+    assert Price.select().count() == 1
+    html = page(client, "/admin/prices")
+    assert 'class="notice error"' in html and "「输入（写入缓存）」须为" in html

@@ -37,7 +37,7 @@ def register(app):
     app.after_request(add_headers)
     app.context_processor(template_context)
     app.register_error_handler(forms.FormError, form_error)
-    for name, function in (("yuan", money.yuan), ("price", price_text), ("when", when),
+    for name, function in (("yuan", money.yuan), ("price", money.plain_yuan), ("when", when),
                            ("iso", validation.utc), ("datetime_local", datetime_local)):
         app.add_template_filter(function, name)
     for blueprint in BLUEPRINTS:
@@ -93,11 +93,6 @@ def form_error(error):
     """Every form posts to the page it sits on: say what was wrong there."""
     flash(str(error), "error")
     return redirect(request.path, 303)
-
-
-def price_text(micro):
-    """元 without trailing zeros: prices read better as 2 or 0.5 than 2.000000."""
-    return money.yuan(micro).rstrip("0").rstrip(".")
 
 
 def when(timestamp):

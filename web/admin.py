@@ -18,7 +18,9 @@ log = logging.getLogger("qingcheng")
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 admin.before_request(auth.require_admin)
 
-PRICE_FIELDS = (("input", "col_input"), ("cached_input", "col_cached"), ("output", "col_output"))
+# (field, label, required): a blank cache-write price means the cache-miss price.
+PRICE_FIELDS = (("input", "col_input", True), ("cached_input", "col_cached", True),
+                ("cache_write", "col_cache_write", False), ("output", "col_output", True))
 
 
 @admin.get("")
@@ -79,7 +81,8 @@ def set_price():
     checked(lambda name: validation.provider(name, routing.provider_names()), provider,
             t("unknown_provider"))
     checked(validation.model_name, model, t("invalid_model"))
-    fields = {name: amount(form.get(name, ""), t(label)) for name, label in PRICE_FIELDS}
+    fields = {name: amount(form.get(name, ""), t(label)) if required or form.get(name, "").strip()
+              else None for name, label, required in PRICE_FIELDS}
     fields["max_output"] = whole_number(form.get("max_output", ""), t("col_max_output"), required=True)
     Price.set(provider, model, **fields)
     log.info("web: admin %s set the price of %s/%s", current_account().name, provider, model)

@@ -48,7 +48,13 @@ def index():
     return render_template("docs.html", prices=prices, examples=rendered(EXAMPLES, values),
                            embeddings=rendered([EMBEDDINGS_EXAMPLE], values)[0],
                            claude=rendered(CLAUDE_EXAMPLES, values), headers=REQUEST_HEADERS,
-                           parameters=BODY_PARAMETERS, errors=ERRORS, **values)
+                           parameters=BODY_PARAMETERS, errors=ERRORS, providers=by_provider(prices),
+                           **values)
+
+
+def by_provider(prices):
+    """[(provider, its first priced model)], by provider name: how to pick each one."""
+    return [(name, next(rows).model) for name, rows in groupby(prices, key=lambda p: p.provider)]
 
 
 def rendered(examples, values):

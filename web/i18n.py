@@ -132,9 +132,10 @@ STRINGS = {
     "h_api_key": ("你的密钥。", "Your key."),
     "h_authorization": ("也可以用 Bearer 方式传密钥（OpenAI SDK 默认如此）。",
                         "Or the key as a Bearer token (the OpenAI SDKs do this)."),
-    "h_provider": ("上游提供方，如 {provider}。省略时由模型名推断（{model} 或 {provider}/{model}）。",
-                   "The upstream provider, e.g. {provider}. When absent, the model decides "
-                   "({model}, or {provider}/{model})."),
+    "h_provider": ("上游提供方，如 {provider}（全部见「选择提供方」）。省略时由模型名推断"
+                   "（{model} 或 {provider}/{model}）。",
+                   "The upstream provider, e.g. {provider} (all of them under “Choosing a "
+                   "provider”). When absent, the model decides ({model}, or {provider}/{model})."),
     "h_request_id": ("你自己的请求编号，原样出现在响应头中，便于排查。",
                      "Your own request id, echoed in the response for tracing."),
     "p_model": ("模型名，见下方模型表。", "The model, from the table below."),
@@ -163,12 +164,26 @@ STRINGS = {
     "ex_fetch": ("JavaScript fetch", "JavaScript fetch"),
     "ex_stream": ("JavaScript 流式 fetch", "JavaScript streaming fetch"),
     "models_title": ("模型与价格", "Models and prices"),
-    "models_lead": ("单位：元 / 百万 tokens。命中缓存的输入 tokens 按缓存价计费。",
-                    "In 元 per million tokens. Input tokens served from the cache pay the cache-hit price."),
+    "models_lead": ("单位：元 / 百万 tokens。命中缓存的输入 tokens 按缓存命中价计费，写入缓存的按缓存写入价计费。",
+                    "In 元 per million tokens. Input tokens served from the cache pay the cache-hit "
+                    "price; those written to the cache, the cache-write price."),
+    "providers_title": ("选择提供方", "Choosing a provider"),
+    "providers_lead": ("同一个密钥、同一份余额可调用下列每个提供方。用 X-AI-Provider 请求头指定提供方，"
+                       "或在模型名前加上“提供方/”；两者都省略时，由模型名推断（只有一个提供方有该模型时）。"
+                       "上面的示例换成下表中的任一写法即可。",
+                       "One key and one balance reach every provider below. Name the provider in the "
+                       "X-AI-Provider header, or put “provider/” before the model's name; with "
+                       "neither, the model's name decides when only one provider has it. Any "
+                       "example above works with either form from this table."),
+    "col_by_header": ("用请求头", "By header"),
+    "col_by_model": ("或用模型名", "Or by model name"),
     "col_provider": ("提供方", "Provider"),
     "col_model": ("模型", "Model"),
     "col_input": ("输入（未命中缓存）", "Input (cache miss)"),
     "col_cached": ("输入（命中缓存）", "Input (cache hit)"),
+    "col_cache_write": ("输入（写入缓存）", "Input (cache write)"),
+    "cache_write_hint": ("留空＝按未命中价格", "blank: the cache-miss price"),
+    "as_cache_miss": ("同未命中", "as cache miss"),
     "col_output": ("输出", "Output"),
     "col_max_output": ("最大输出 tokens", "Max output tokens"),
     "no_models": ("暂无可用模型。", "No models are available yet."),

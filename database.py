@@ -53,9 +53,6 @@ def open_database(url, pool_size=8, lock_wait_seconds=10):
         return CooperativeSqliteDatabase(
             path, max_connections=64, stale_timeout=300, timeout=10, lock_type="IMMEDIATE",
             lock_wait_seconds=lock_wait_seconds,
-            # The pool lends a connection to one thread at a time, but not always the thread that
-            # opened it, under a threaded server (or a test's own beside one).
-            check_same_thread=False,
             pragmas={"journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1,
                      "cache_size": -16000, "busy_timeout": 0})
     if parsed.scheme in ("postgres", "postgresql"):

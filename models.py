@@ -162,8 +162,10 @@ class RequestLog(BaseModel):
     state = CharField(default="held")
     hold = BigIntegerField()
     cost = BigIntegerField(default=0)
+    # The settled usage: every input token (`prompt_tokens`), of which cache reads and cache writes.
     prompt_tokens = IntegerField(default=0)
     cached_tokens = IntegerField(default=0)
+    cache_write_tokens = IntegerField(default=0)
     completion_tokens = IntegerField(default=0)
     usage_estimated = BooleanField(default=False)
     status = IntegerField(null=True)

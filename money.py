@@ -134,12 +134,12 @@ RESERVE = Statement("UPDATE account SET balance = balance - ?, held = held + ? "
                     "WHERE id = ? AND balance >= ?")
 OPEN_REQUEST = Statement(
     "INSERT INTO requestlog (request_id, account_id, key_id, provider, model, stream, state, hold, "
-    "cost, prompt_tokens, cached_tokens, completion_tokens, usage_estimated, attempts, created) "
-    "VALUES (?, ?, ?, ?, ?, ?, 'held', ?, 0, 0, 0, 0, ?, 0, ?) RETURNING id")
+    "cost, prompt_tokens, cached_tokens, cache_write_tokens, completion_tokens, usage_estimated, "
+    "attempts, created) VALUES (?, ?, ?, ?, ?, ?, 'held', ?, 0, 0, 0, 0, 0, ?, 0, ?) RETURNING id")
 CLOSE_REQUEST = Statement(
     "UPDATE requestlog SET state = ?, cost = ?, status = ?, finished = ?, usage_estimated = ?, "
-    "prompt_tokens = ?, cached_tokens = ?, completion_tokens = ?, channel = ?, attempts = ?, "
-    "upstream_ms = ? WHERE id = ? AND state = 'held'")
+    "prompt_tokens = ?, cached_tokens = ?, cache_write_tokens = ?, completion_tokens = ?, "
+    "channel = ?, attempts = ?, upstream_ms = ? WHERE id = ? AND state = 'held'")
 UNHOLD_KEY = Statement("UPDATE apikey SET held = held - ?, spent = spent + ? WHERE id = ?")
 UNHOLD = Statement("UPDATE account SET balance = balance + ?, held = held - ? WHERE id = ?")
 RECORD_CHARGE = Statement("INSERT INTO ledgerentry (account_id, amount, kind, request_id, note, created) "
@@ -172,7 +172,7 @@ def settle(log, usage, cost, status, estimated=False, state="settled", route=(No
     moment = now()
     with db.atomic():
         if not CLOSE_REQUEST.run(state, cost, status, moment, estimated, usage.prompt, usage.cached,
-                                 usage.completion, *route, log.id).rowcount:
+                                 usage.cache_write, usage.completion, *route, log.id).rowcount:
             return False
         if log.key_id is not None:
             UNHOLD_KEY.run(log.hold, cost, log.key_id)

@@ -1,9 +1,12 @@
-"""A fast fake DeepSeek-compatible upstream: `python bench/fake_upstream.py PORT`.
+"""A fast fake DeepSeek-compatible upstream, which also speaks Anthropic's Messages API:
+`python bench/fake_upstream.py PORT`.
 
 Raw asyncio HTTP/1.1 with keep-alive (stdlib only). Answers POST */chat/completions; a streaming
 request gets N `chat.completion.chunk` events, each its own HTTP chunk, `interval` seconds apart,
 from the body field `"fake": {"chunks": 50, "interval": 0.02}`, else the same JSON in an `X-Fake`
-header (for proxies that drop unknown body fields); defaults: 50 chunks, no delay.
+header (for proxies that drop unknown body fields); defaults: 50 chunks, no delay. POST
+*/v1/messages answers the same way in Anthropic's events, its shape read from a first message
+whose text is `{"fake": {…}}` (a translation passes only the messages on).
 """
 import asyncio
 import functools
@@ -44,6 +47,42 @@ def chunk_events(model, count):
     return [b"%x\r\n%s\r\n" % (len(e), e) for e in events] + [b"0\r\n\r\n"]
 
 
+@functools.lru_cache(maxsize=64)
+def message(model):
+    return compact({"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
+                    "content": [{"type": "text", "text": "Hello from the fake."}],
+                    "stop_reason": "end_turn", "stop_sequence": None,
+                    "usage": {"input_tokens": 12, "output_tokens": 50}})
+
+
+@functools.lru_cache(maxsize=64)
+def message_events(model, count):
+    """Anthropic's stream: message_start, one text block of `count` deltas, message_delta with
+    the output tokens, message_stop; each event one HTTP chunk, the last item ending the body."""
+    def event(name, data):
+        return b"event: %s\ndata: %s\n\n" % (name.encode(), compact({"type": name, **data}))
+    start = {"message": {"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
+                         "content": [], "stop_reason": None, "stop_sequence": None,
+                         "usage": {"input_tokens": 12, "output_tokens": 1}}}
+    events = [event("message_start", start),
+              event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})]
+    events += [event("content_block_delta", {"index": 0, "delta": {"type": "text_delta",
+                                                                   "text": f"tok{i} "}})
+               for i in range(1, count - 1)]
+    events += [event("content_block_stop", {"index": 0}),
+               event("message_delta", {"delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                                       "usage": {"output_tokens": count}}),
+               event("message_stop", {})]
+    return [b"%x\r\n%s\r\n" % (len(e), e) for e in events] + [b"0\r\n\r\n"]
+
+
+def anthropic_fake(request):
+    try:
+        return json.loads(request["messages"][0]["content"]).get("fake") or {}
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return {}
+
+
 class Upstream(asyncio.Protocol):
     def connection_made(self, transport):
         self.transport, self.buffer, self.busy, self.keep_alive = transport, b"", False, True
@@ -69,7 +108,8 @@ class Upstream(asyncio.Protocol):
             self.answer(request_line.split(" "), headers, body)
 
     def answer(self, request_line, headers, body):
-        if request_line[0] != "POST" or not request_line[1].endswith("/chat/completions"):
+        anthropic = request_line[1].endswith("/v1/messages")
+        if request_line[0] != "POST" or not (anthropic or request_line[1].endswith("/chat/completions")):
             return self.send(b"404 Not Found", b"text/plain", b"not found")
         try:
             request = json.loads(body)
@@ -77,9 +117,13 @@ class Upstream(asyncio.Protocol):
             return self.send(b"400 Bad Request", b"text/plain", b"bad json")
         model = request.get("model", "deepseek-flash")
         if not request.get("stream"):
-            return self.send(b"200 OK", b"application/json", completion(model))
-        fake = request.get("fake") or json.loads(headers.get("x-fake") or "{}")
-        events = chunk_events(model, max(2, int(fake.get("chunks", 50))))
+            return self.send(b"200 OK", b"application/json", (message if anthropic else completion)(model))
+        if anthropic:
+            fake = anthropic_fake(request)
+            events = message_events(model, max(3, int(fake.get("chunks", 50))))
+        else:
+            fake = request.get("fake") or json.loads(headers.get("x-fake") or "{}")
+            events = chunk_events(model, max(2, int(fake.get("chunks", 50))))
         self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                              b"Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n")
         interval = float(fake.get("interval", 0))

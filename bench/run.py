@@ -68,6 +68,7 @@ class Target:
     url: str                   # the chat completions endpoint
     headers: dict
     health: str
+    model: str = "deepseek-flash"
 
 
 # --- starting the targets -------------------------------------------------------------------
@@ -78,12 +79,13 @@ def launch(command, log, **options):
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, **options)
 
 
-def start_gateway(port, upstream, logs, **settings):
+def start_gateway(port, upstream, logs, provider="deepseek", model="deepseek-flash", **settings):
     """The gateway on a fresh database in GATEWAY_DATA; `settings` are more environment variables."""
     shutil.rmtree(GATEWAY_DATA, ignore_errors=True)
     GATEWAY_DATA.mkdir()
     env = {**os.environ, **NO_PROXY, **settings, "DATABASE_URL": GATEWAY_DATABASE,
-           "DEEPSEEK_BASE_URL": f"{upstream}/v1", "DEEPSEEK_API_KEY": "sk-upstream-test"}
+           "DEEPSEEK_BASE_URL": f"{upstream}/v1", "DEEPSEEK_API_KEY": "sk-upstream-test",
+           "ANTHROPIC_BASE_URL": upstream, "ANTHROPIC_API_KEY": "sk-upstream-test"}
 
     def flask(*args):
         done = subprocess.run([sys.executable, "-m", "flask", "--app", "gateway", *args], cwd=REPO,
@@ -94,13 +96,20 @@ def start_gateway(port, upstream, logs, **settings):
 
     flask("accounts", "create", "bench", "--balance", "100000000")
     key = flask("keys", "create", "bench").strip().splitlines()[-1]
-    flask("prices", "set", "deepseek", "deepseek-flash", "--input", "1", "--cached-input", "0.02",
+    flask("prices", "set", provider, model, "--input", "1", "--cached-input", "0.02",
           "--output", "4", "--max-output", "8192")
     env["GUNICORN_CMD_ARGS"] = f"--bind 127.0.0.1:{port} --workers 2"
     process = launch([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
                      logs / "gateway.log", env=env, cwd=REPO)
-    return Target("gateway", process, f"http://127.0.0.1:{port}/v1/chat/completions",
-                  {"X-API-Key": key, "X-AI-Provider": "deepseek"}, f"http://127.0.0.1:{port}/healthz")
+    name = "gateway" if provider == "deepseek" else f"gateway ({provider})"
+    return Target(name, process, f"http://127.0.0.1:{port}/v1/chat/completions",
+                  {"X-API-Key": key, "X-AI-Provider": provider}, f"http://127.0.0.1:{port}/healthz",
+                  model)
+
+
+def start_gateway_translating(port, upstream, logs):
+    """The gateway in front of an Anthropic-style upstream: every answer translated to OpenAI's."""
+    return start_gateway(port, upstream, logs, provider="anthropic", model="claude-bench")
 
 
 def start_litellm(port, upstream, logs):
@@ -125,8 +134,10 @@ def start_portkey(port, upstream, logs):
                   f"http://127.0.0.1:{port}/")
 
 
-STARTERS = {"gateway": start_gateway, "litellm": start_litellm, "portkey": start_portkey}
-INSTALLED = {"gateway": True, "litellm": LITELLM.exists(), "portkey": PORTKEY.exists()}
+STARTERS = {"gateway": start_gateway, "anthropic": start_gateway_translating,
+            "litellm": start_litellm, "portkey": start_portkey}
+INSTALLED = {"gateway": True, "anthropic": True, "litellm": LITELLM.exists(),
+             "portkey": PORTKEY.exists()}
 
 
 def free_port():
@@ -156,7 +167,7 @@ def wait_ready(target, timeout=120):
 
 def wrk(target, connections, seconds):
     """Non-streaming load with wrk; the summary its Lua script prints."""
-    env = {**os.environ, "BENCH_BODY": json.dumps({**CHAT, "max_tokens": 16}),
+    env = {**os.environ, "BENCH_BODY": json.dumps({**CHAT, "model": target.model, "max_tokens": 16}),
            "BENCH_HEADERS": "\n".join(f"{k}: {v}" for k, v in target.headers.items())}
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
                           "-s", BENCH / "post.lua", target.url],
@@ -165,7 +176,9 @@ def wrk(target, connections, seconds):
 
 
 def stream(target, concurrency, fake, seconds):
-    body = json.dumps({**CHAT, "max_tokens": 64, "stream": True, "fake": fake}).encode()
+    messages = [{"role": "user", "content": json.dumps({"fake": fake})}]  # read by the Anthropic fake
+    body = json.dumps({**CHAT, "model": target.model, "messages": messages, "max_tokens": 64,
+                       "stream": True, "fake": fake}).encode()
     return streams.run(target.url, {**target.headers, "X-Fake": json.dumps(fake)}, body,
                        concurrency, seconds)
 
@@ -246,7 +259,7 @@ def measure_streams(target, d):
 
 def start_profilers(target, seconds, logs):
     """py-spy on each gateway worker (collapsed stacks), for the c=64 phase."""
-    if target.name != "gateway":
+    if not target.name.startswith("gateway"):
         return []
     workers = procs.tree(target.process.pid)[1:]
     return [subprocess.Popen([PYSPY, "record", "--nonblocking", "--pid", str(pid), "--duration",

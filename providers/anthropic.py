@@ -1,16 +1,17 @@
 """Anthropic's Messages API behind OpenAI's Chat Completions (docs/providers.md, "Anthropic").
 
-The caller's body is translated here (`messages_request`, a pure function); answers, streams and
-errors are translated back in `anthropic_answer`. What Anthropic does not take is left out; what
-cannot be translated is a 400 naming the field.
+The caller's body is translated here (`messages_request`, a pure function); answers and streams
+are translated back in `anthropic_answer`, and what both ways share (the call, usage, errors) is
+in `anthropic_wire`. What Anthropic does not take is left out; what cannot be translated is a 400
+naming the field. POST /v1/messages needs no translation: it is relayed as it came
+(`speaks_messages`, docs/surfaces.md).
 """
 import json
 
 from errors import bad_request
-from providers import anthropic_answer
+from providers import anthropic_answer, anthropic_wire
 from providers.base import token_count
 
-API_VERSION = "2023-06-01"
 TOOL_CHOICES = {"auto": "auto", "required": "any", "none": "none"}
 THINKING_ON = ("enabled", "adaptive")
 NO_TOOL_ARGUMENTS = {"type": "object", "properties": {}}
@@ -20,18 +21,15 @@ class Anthropic:
     name = "anthropic"
     env_prefix = "ANTHROPIC"
     default_base_url = "https://api.anthropic.com"
+    speaks_messages = True  # /v1/messages is relayed to it as it came
     models = ("claude-opus-5-5", "claude-sonnet-5-5", "claude-haiku-5-5", "claude-fable-5-2",
               "claude-opus-5", "claude-sonnet-5")
 
     def request(self, upstream, body, stream):
-        headers = {"x-api-key": upstream.api_key, "anthropic-version": API_VERSION,
-                   "Content-Type": "application/json",
-                   "Accept": "text/event-stream" if stream else "application/json"}
         try:
-            payload = json.dumps(messages_request(body, stream), ensure_ascii=False).encode()
+            return anthropic_wire.call(upstream, messages_request(body, stream), stream)
         except RecursionError:
             raise bad_request("The request is nested too deeply to translate.") from None
-        return upstream.base_url.rstrip("/") + "/v1/messages", headers, payload
 
     def completion(self, payload):
         return anthropic_answer.completion(self.name, payload)
@@ -40,7 +38,7 @@ class Anthropic:
         return anthropic_answer.events(self.name, chunks, wants_usage)
 
     def error(self, status, payload, retry_after=None):
-        return anthropic_answer.error(self.name, status, payload, retry_after)
+        return anthropic_wire.error(self.name, status, payload, retry_after)
 
 
 provider = Anthropic()

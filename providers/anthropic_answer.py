@@ -5,20 +5,13 @@ import json
 import time
 import uuid
 
-from providers.base import StreamEvent, Usage, malformed, token_count, upstream_error
+from providers.anthropic_wire import UsageCounts, json_object, read_usage, stream_error
+from providers.base import StreamEvent, malformed
 from providers.sse import split_events
 
 FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "pause_turn": "stop",
                   "max_tokens": "length", "model_context_window_exceeded": "length",
                   "tool_use": "tool_calls", "refusal": "content_filter"}
-# The HTTP status of each error type, for an error that arrives inside a stream (after a 200).
-ERROR_STATUS = {"invalid_request_error": 400, "authentication_error": 401, "billing_error": 402,
-                "permission_error": 403, "not_found_error": 404, "request_too_large": 413,
-                "rate_limit_error": 429, "api_error": 500, "timeout_error": 504,
-                "overloaded_error": 529}
-ERROR_CODES = {"not_found_error": "not_found", "request_too_large": "request_too_large"}
-# Anthropic answers 400 invalid_request_error when the operator's prepaid credit runs out.
-OUT_OF_CREDIT = "credit balance is too low"
 DONE = b"data: [DONE]\n\n"
 
 
@@ -26,7 +19,7 @@ DONE = b"data: [DONE]\n\n"
 
 def completion(provider, payload):
     """(OpenAI `chat.completion` bytes, Usage or None) from a Message."""
-    message = _json_object(payload.strip())
+    message = json_object(payload.strip())
     if message is None or message.get("type") != "message" or not isinstance(message.get("content"), list):
         raise malformed(provider)
     text, reasoning, calls = [], [], []
@@ -59,19 +52,6 @@ def finish_reason(stop_reason):
     return FINISH_REASONS.get(stop_reason, "stop")
 
 
-def read_usage(counts):
-    """Usage from Anthropic's counts, whose `input_tokens` leave out cache reads and writes; None
-    when missing or not believable."""
-    if not isinstance(counts, dict):
-        return None
-    fresh, output = token_count(counts.get("input_tokens")), token_count(counts.get("output_tokens"))
-    read = token_count(counts.get("cache_read_input_tokens") or 0)
-    write = token_count(counts.get("cache_creation_input_tokens") or 0)
-    if None in (fresh, output, read, write):
-        return None
-    return Usage(prompt=fresh + read + write, cached=read, cache_write=write, completion=output)
-
-
 def openai_usage(usage):
     return {"prompt_tokens": usage.prompt, "completion_tokens": usage.completion,
             "total_tokens": usage.total,
@@ -98,12 +78,12 @@ class ChunkStream:
     def __init__(self, provider, wants_usage):
         self.provider, self.wants_usage = provider, wants_usage
         self.head = _chunk_head(None, None)
-        self.counts = {}       # usage counts: message_start's, overwritten by message_delta's
+        self.usage = UsageCounts()
         self.tool_calls = {}   # content block index → OpenAI tool call index
 
     def translate(self, data):
         """The StreamEvent for one event's `data`, or None when it carries nothing to relay."""
-        event = _json_object(data)
+        event = json_object(data)
         if event is None:
             raise malformed(self.provider)
         kind = event.get("type")
@@ -118,15 +98,14 @@ class ChunkStream:
         if kind == "message_stop":
             return StreamEvent(DONE, done=True)
         if kind == "error":
-            raise error_of(self.provider, ERROR_STATUS.get(_error_type(event), 500), event)
+            raise stream_error(self.provider, event)
         return None  # ping, content_block_stop, and event types newer than this translation
 
     def _message_start(self, message):
         if not isinstance(message, dict):
             raise malformed(self.provider)
         self.head = _chunk_head(message.get("id"), message.get("model"))
-        if isinstance(message.get("usage"), dict):
-            self.counts = dict(message["usage"])
+        self.usage.add(message.get("usage"))
         return StreamEvent(self._chunk({"role": "assistant", "content": ""}))
 
     def _block_start(self, index, block):
@@ -158,9 +137,7 @@ class ChunkStream:
     def _message_delta(self, delta, counts):
         """The finish reason, and the usage: message_start's counts, overwritten by the
         cumulative ones this event carries. A usage-only chunk follows when the caller asked."""
-        if isinstance(counts, dict):
-            self.counts.update((name, value) for name, value in counts.items() if value is not None)
-        usage = read_usage(self.counts)
+        usage = self.usage.add(counts)
         stop_reason = delta.get("stop_reason") if isinstance(delta, dict) else None
         raw = self._chunk({}, _dumps(finish_reason(stop_reason)))
         if usage and self.wants_usage:
@@ -183,28 +160,6 @@ def _chunk_head(message_id, model):
     return _dumps(head)[:-1] + b","
 
 
-# --- errors --------------------------------------------------------------------------------------
-
-def error(provider, status, payload, retry_after=None):
-    """The caller's ApiError for an error answer `{"type": "error", "error": {type, message}}`."""
-    return error_of(provider, status, _json_object(payload.strip()) or {}, retry_after)
-
-
-def error_of(provider, status, body, retry_after=None):
-    kind = _error_type(body)
-    message = body["error"].get("message") if kind else None
-    message = message if isinstance(message, str) and message else None
-    out_of_credit = kind == "billing_error" or (
-        status == 400 and OUT_OF_CREDIT in (message or "").lower())
-    return upstream_error(provider, status, message, ERROR_CODES.get(kind), retry_after,
-                          out_of_balance=out_of_credit)
-
-
-def _error_type(body):
-    error = body.get("error")
-    return error.get("type") if isinstance(error, dict) and isinstance(error.get("type"), str) else None
-
-
 # --- JSON ----------------------------------------------------------------------------------------
 
 def _completion_id(message_id):
@@ -212,14 +167,6 @@ def _completion_id(message_id):
     if isinstance(message_id, str) and message_id:
         return "chatcmpl-" + message_id.removeprefix("msg_")
     return "chatcmpl-" + uuid.uuid4().hex
-
-
-def _json_object(data):
-    try:
-        value = json.loads(data)
-    except (ValueError, RecursionError):
-        return None
-    return value if isinstance(value, dict) else None
 
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # made once: cheaper

@@ -5,7 +5,6 @@ every call also has a total deadline, checked as bytes arrive.
 """
 import functools
 import inspect
-import json
 import queue
 import socket
 import threading
@@ -17,6 +16,7 @@ import urllib3
 
 from errors import ApiError
 from providers.base import UpstreamFailure, timed_out, unreachable
+from providers.sse import data_event
 
 KEEPALIVE = b": keep-alive\n\n"
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
@@ -197,7 +197,7 @@ class Stream:
 
 def error_event(error):
     """OpenAI's way to fail a stream that has started: an event whose data is the error envelope."""
-    return b"data: " + json.dumps(error.body(), ensure_ascii=False).encode() + b"\n\n"
+    return data_event(error.body())
 
 
 def _take_ready(events, timeout):

@@ -1,4 +1,6 @@
-"""Server-sent events read as bytes: split on line ends, never decoded as a whole (docs/streaming.md)."""
+"""Server-sent events as bytes: read by splitting on line ends, never decoded as a whole
+(docs/streaming.md), and written."""
+import json
 
 
 def split_events(chunks):
@@ -26,3 +28,13 @@ def _data(lines):
     if not fields:
         return None
     return b"\n".join(field[1:] if field.startswith(b" ") else field for field in fields)
+
+
+def data_event(data):
+    """An event whose data is `data` as JSON (OpenAI's streams)."""
+    return b"data: " + json.dumps(data, ensure_ascii=False).encode() + b"\n\n"
+
+
+def named_event(name, data):
+    """An event with its name on an `event:` line (Anthropic's streams, OpenAI's Responses)."""
+    return b"event: " + name.encode() + b"\n" + data_event(data)

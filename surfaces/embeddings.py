@@ -3,9 +3,10 @@ goes upstream as the caller sent it (the model aimed), and the answer comes back
 `encoding_format: base64` untouched; every token is input (docs/surfaces.md)."""
 from dataclasses import dataclass
 
+import gateway
 from chat_request import check_count, check_model, json_object
 from errors import bad_request
-from providers import relay
+from surfaces.wire import SeenThrough
 
 MAX_INPUTS = 2048
 ENCODINGS = ("float", "base64")
@@ -50,8 +51,9 @@ def parse(raw):
     return EmbeddingsRequest(body=body, inputs=inputs, body_bytes=len(raw))
 
 
-class Embeddings:
-    """The surface: the provider's embeddings endpoint in place of its chat one."""
+class Embeddings(gateway.ChatCompletions):
+    """The surface: the provider's embeddings endpoint in place of its chat one, the answer as it
+    came."""
 
     def prepare(self, request, provider):
         if not getattr(provider, "embeddings", False):
@@ -59,30 +61,15 @@ class Embeddings:
                               f"'{request.model}' for them.", "model", code="model_not_found")
         return EmbeddingsCall(provider)
 
-    def answer(self, answer, usage):
-        return answer
 
-    def error_event(self, error):
-        return relay.error_event(error)
-
-
-@dataclass(frozen=True)
-class EmbeddingsCall:
+class EmbeddingsCall(SeenThrough):
     """A provider as the relay calls it for embeddings."""
-    provider: object
-
-    @property
-    def name(self):
-        return self.provider.name
 
     def request(self, upstream, body, stream):
         return self.provider.embeddings_request(upstream, body)
 
     def completion(self, payload):
         return self.provider.embeddings_answer(payload)
-
-    def error(self, status, payload, retry_after=None):
-        return self.provider.error(status, payload, retry_after)
 
 
 def _inputs(value):

@@ -9,8 +9,8 @@ from chat_request import (ChatRequest, check_count, check_messages, check_model,
                           check_stream, json_object)
 from errors import bad_request
 from providers.anthropic_wire import usage_shape
-from providers.base import StreamEvent
-from surfaces.wire import chat_chunk, first_choice, joined, reasoning_text, sse_event
+from providers.sse import named_event
+from surfaces.wire import ChunkTranslation, chat_answer, first_choice, joined, reasoning_text
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
                 "function_call": "tool_use", "content_filter": "refusal"}
@@ -51,25 +51,22 @@ def chat_body(body, reasoning):
 
 def message(answer, usage, model):
     """The Anthropic message for a whole chat.completion (bytes)."""
-    completion = json.loads(answer)
-    choice = first_choice(completion)
-    said = choice.get("message") or {}
+    said = chat_answer(answer)
     content = []
-    if reasoning_text(said):
-        content.append({"type": "thinking", "thinking": reasoning_text(said), "signature": ""})
-    if said.get("content"):
-        content.append({"type": "text", "text": said["content"]})
-    for call in said.get("tool_calls") or []:
-        function = call.get("function") or {}
-        content.append({"type": "tool_use", "id": call.get("id") or _tool_id(),
-                        "name": function.get("name", ""), "input": _input(function.get("arguments"))})
+    if said.reasoning:
+        content.append({"type": "thinking", "thinking": said.reasoning, "signature": ""})
+    if said.text:
+        content.append({"type": "text", "text": said.text})
+    for call in said.calls:
+        content.append({"type": "tool_use", "id": call.id or _tool_id(), "name": call.name,
+                        "input": _input(call.arguments)})
     return json.dumps({
-        "id": _message_id(completion), "type": "message", "role": "assistant", "model": model,
-        "content": content, "stop_reason": STOP_REASONS.get(choice.get("finish_reason"), "end_turn"),
+        "id": _message_id(said.completion), "type": "message", "role": "assistant", "model": model,
+        "content": content, "stop_reason": STOP_REASONS.get(said.finish_reason, "end_turn"),
         "stop_sequence": None, "usage": usage_shape(usage)}, ensure_ascii=False).encode()
 
 
-class MessageStream:
+class MessageStream(ChunkTranslation):
     """One stream's chat chunks (`StreamEvent`s) as Anthropic events: `message_start`, a content
     block per kind in turn (thinking, text, each tool call with its `input_json_delta`s),
     `message_delta` with the stop reason and usage, `message_stop`."""
@@ -79,21 +76,7 @@ class MessageStream:
         self.block = None      # the open block: "thinking", "text" or ("tool", chat index)
         self.index = -1
         self.stop_reason = "end_turn"
-        self.usage = None
         self.started = False
-
-    def events(self, upstream_events):
-        for event in upstream_events:
-            self.usage = event.usage or self.usage
-            if event.done:
-                yield StreamEvent(self._finish(), usage=event.usage, done=True)
-                continue
-            chunk = chat_chunk(event.raw)
-            if chunk is None:  # a comment (keep-alive) passes as it came
-                yield StreamEvent(event.raw, usage=event.usage)
-                continue
-            out = self._translate(chunk)
-            yield StreamEvent(out or None, usage=event.usage, content=event.content and bool(out))
 
     def _translate(self, chunk):
         out = b"" if self.started else self._start(chunk)
@@ -114,7 +97,7 @@ class MessageStream:
 
     def _start(self, chunk):
         self.started = True
-        return sse_event("message_start", {"type": "message_start", "message": {
+        return named_event("message_start", {"type": "message_start", "message": {
             "id": _message_id(chunk), "type": "message", "role": "assistant", "model": self.model,
             "content": [], "stop_reason": None, "stop_sequence": None,
             "usage": {"input_tokens": 0, "output_tokens": 0}}})
@@ -135,24 +118,24 @@ class MessageStream:
             return b""
         out = self._close()
         self.block, self.index = block, self.index + 1
-        return out + sse_event("content_block_start", {"type": "content_block_start",
+        return out + named_event("content_block_start", {"type": "content_block_start",
                                                     "index": self.index, "content_block": start})
 
     def _delta(self, delta):
-        return sse_event("content_block_delta", {"type": "content_block_delta", "index": self.index,
+        return named_event("content_block_delta", {"type": "content_block_delta", "index": self.index,
                                               "delta": delta})
 
     def _close(self):
         if self.block is None:
             return b""
         self.block = None
-        return sse_event("content_block_stop", {"type": "content_block_stop", "index": self.index})
+        return named_event("content_block_stop", {"type": "content_block_stop", "index": self.index})
 
     def _finish(self):
         out = b"" if self.started else self._start({})
-        return out + self._close() + sse_event("message_delta", {
+        return out + self._close() + named_event("message_delta", {
             "type": "message_delta", "delta": {"stop_reason": self.stop_reason, "stop_sequence": None},
-            "usage": usage_shape(self.usage)}) + sse_event("message_stop", {"type": "message_stop"})
+            "usage": usage_shape(self.usage)}) + named_event("message_stop", {"type": "message_stop"})
 
 
 # --- the request ------------------------------------------------------------------------------

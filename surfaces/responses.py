@@ -7,8 +7,9 @@ import uuid
 
 from chat_request import ChatRequest, check_count, check_model, check_number, check_stream, json_object
 from errors import ApiError, bad_request
-from providers.base import StreamEvent, Usage
-from surfaces.wire import chat_chunk, first_choice, joined, reasoning_text, sse_event
+from providers.base import Usage
+from providers.sse import named_event
+from surfaces.wire import ChunkTranslation, chat_answer, first_choice, joined, reasoning_text
 
 # Fields that need responses or prompts stored on the server, which this gateway never keeps.
 STATEFUL = ("previous_response_id", "conversation", "prompt", "background")
@@ -84,24 +85,20 @@ def skeleton(body, model):
 
 def response(answer, usage, base):
     """The `response` object for a whole chat.completion (bytes), from its `skeleton`."""
-    completion = json.loads(answer)
-    choice = first_choice(completion)
-    said = choice.get("message") or {}
+    said = chat_answer(answer)
     output = []
-    if reasoning_text(said):
-        output.append(_reasoning_item(_id("rs"), reasoning_text(said)))
-    if said.get("content"):
-        output.append(_message_item(_id("msg"), said["content"]))
-    for call in said.get("tool_calls") or []:
-        function = call.get("function") or {}
-        output.append(_call_item(_id("fc"), call.get("id") or _id("call"), function.get("name", ""),
-                                 function.get("arguments") or ""))
-    return json.dumps(_finished(base, output, choice.get("finish_reason"),
-                                _usage_shape(usage, completion.get("usage"))),
+    if said.reasoning:
+        output.append(_reasoning_item(_id("rs"), said.reasoning))
+    if said.text:
+        output.append(_message_item(_id("msg"), said.text))
+    for call in said.calls:
+        output.append(_call_item(_id("fc"), call.id or _id("call"), call.name, call.arguments))
+    return json.dumps(_finished(base, output, said.finish_reason,
+                                _usage_shape(usage, said.completion.get("usage"))),
                       ensure_ascii=False).encode()
 
 
-class ResponseStream:
+class ResponseStream(ChunkTranslation):
     """One stream's chat chunks (`StreamEvent`s) as Responses events: `response.created`, an
     output item per kind in turn (reasoning, message, each function call) with its deltas and
     `….done` events, then `response.completed` (or `response.incomplete`)."""
@@ -113,22 +110,8 @@ class ResponseStream:
         self.text = ""          # … and the text or arguments it has so far
         self.output = []        # the items done
         self.finish_reason = None
-        self.usage = None
         self.reported = None    # the upstream's own usage object, for its reasoning tokens
         self.started = False
-
-    def events(self, upstream_events):
-        for event in upstream_events:
-            self.usage = event.usage or self.usage
-            if event.done:
-                yield StreamEvent(self._finish(), usage=event.usage, done=True)
-                continue
-            chunk = chat_chunk(event.raw)
-            if chunk is None:
-                yield StreamEvent(event.raw, usage=event.usage)
-                continue
-            out = self._translate(chunk)
-            yield StreamEvent(out or None, usage=event.usage, content=event.content and bool(out))
 
     def failed(self, error):
         """The events that end a stream failing part-way: `error`, then `response.failed`."""
@@ -226,7 +209,7 @@ class ResponseStream:
 
     def _event(self, name, data):
         self.sequence += 1
-        return sse_event(name, {"type": name, "sequence_number": self.sequence - 1, **data})
+        return named_event(name, {"type": name, "sequence_number": self.sequence - 1, **data})
 
 
 # --- the request ------------------------------------------------------------------------------

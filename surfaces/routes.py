@@ -13,19 +13,14 @@ import gateway
 import key_policy
 import routing
 from errors import ApiError
-from providers.anthropic_wire import NativeMessages
+from providers import anthropic_wire
+from providers.sse import named_event
 from surfaces import embeddings, messages, responses
-from surfaces.wire import sse_event
+from surfaces.wire import SeenThrough
 
 log = logging.getLogger("qingcheng")
 openai_shaped = Blueprint("surfaces", __name__)
 anthropic_shaped = Blueprint("anthropic_surface", __name__)  # errors in Anthropic's envelope
-
-# The version of Anthropic's API a caller that names none gets from a native upstream.
-ANTHROPIC_VERSION = "2023-06-01"
-ANTHROPIC_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
-                         402: "billing_error", 403: "permission_error", 404: "not_found_error",
-                         413: "request_too_large", 429: "rate_limit_error", 504: "timeout_error"}
 
 
 @openai_shaped.post("/v1/embeddings")
@@ -75,14 +70,14 @@ class MessagesSurface:
 
     def __init__(self, model, headers):
         self.model = model  # as the caller named it, for the answers
-        self.version = headers.get("anthropic-version") or ANTHROPIC_VERSION
+        self.version = headers.get("anthropic-version") or anthropic_wire.API_VERSION
         self.beta = headers.get("anthropic-beta")
         self.native = False
 
     def prepare(self, chat, provider):
         if getattr(provider, "speaks_messages", False):
             self.native = True
-            return NativeMessages(provider.name, self.version, self.beta)
+            return anthropic_wire.NativeMessages(provider.name, self.version, self.beta)
         chat.body = messages.chat_body(chat.body, reasoning_switch(provider))
         return Translated(provider, messages.MessageStream(self.model).events)
 
@@ -90,7 +85,7 @@ class MessagesSurface:
         return answer if self.native else messages.message(answer, usage, self.model)
 
     def error_event(self, error):
-        return sse_event("error", anthropic_error(error))
+        return named_event("error", anthropic_wire.error_body(error.status, error.message))
 
 
 class ResponsesSurface:
@@ -112,26 +107,12 @@ class ResponsesSurface:
 
 
 @dataclass(frozen=True)
-class Translated:
+class Translated(SeenThrough):
     """A provider whose stream is translated into another API's events as it is relayed."""
-    provider: object
     translate: Callable
-
-    @property
-    def name(self):
-        return self.provider.name
-
-    def request(self, upstream, body, stream):
-        return self.provider.request(upstream, body, stream)
-
-    def completion(self, payload):
-        return self.provider.completion(payload)
 
     def events(self, chunks, wants_usage):
         return self.translate(self.provider.events(chunks, True))
-
-    def error(self, status, payload, retry_after=None):
-        return self.provider.error(status, payload, retry_after)
 
 
 def reasoning_switch(provider):
@@ -139,16 +120,9 @@ def reasoning_switch(provider):
     return getattr(provider, "reasoning", None) or (lambda enabled, budget: {})
 
 
-def anthropic_error(error):
-    """An ApiError in Anthropic's envelope, with the same status."""
-    kind = ANTHROPIC_ERROR_TYPES.get(error.status, "api_error" if error.status >= 500
-                                     else "invalid_request_error")
-    return {"type": "error", "error": {"type": kind, "message": error.message}}
-
-
 @anthropic_shaped.errorhandler(ApiError)
 def anthropic_api_error(error):
-    response = jsonify(anthropic_error(error))
+    response = jsonify(anthropic_wire.error_body(error.status, error.message))
     response.status_code = error.status
     response.headers.update(error.headers)
     return response

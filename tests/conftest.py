@@ -17,9 +17,14 @@ from providers.base import Upstream
 
 @pytest.fixture(scope="session")
 def upstream_server():
-    server = FakeUpstream()
-    yield server
-    server.stop()
+    with FakeUpstream() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def anthropic_server():
+    with fake_anthropic() as server:
+        yield server
 
 
 @pytest.fixture
@@ -72,13 +77,6 @@ def gunicorn_server(database, upstream_server, anthropic_server, tmp_path_factor
 def server(app, gunicorn_server):
     """gunicorn (one per test module) on the same database as `app`: set accounts up in-process."""
     return gunicorn_server
-
-
-@pytest.fixture(scope="session")
-def anthropic_server():
-    server = fake_anthropic()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -6,10 +6,14 @@ and `data:` lines (message_start, content_block_start, ping, content_block_delta
 content_block_stop, message_delta, message_stop) and `{"type": "error", "error": {…}}` bodies. It
 checks a request as strictly as the service: unknown top-level fields, system messages inside
 `messages`, a temperature above 1, empty text blocks and tool results without their tool call are
-400s. `max_tokens` and `stop_sequences` cut the text as they would.
+400s. `max_tokens` and `stop_sequences` cut the text as they would. It serves the gateway's
+translation of chat (the `anthropic` provider) and its native relay of /v1/messages alike.
 
-A request steers it with a script: a user text block holding a JSON object with a `fake` key (the
-gateway's translation drops unknown fields, but never a message's text):
+Like a model, and like fake_upstream.py's, it calls the first of the request's `tools` (its
+required arguments set to "北京") until the last turn holds a tool result, then answers
+"工具结果：" and that result; otherwise it says DEFAULT_TEXT. A request steers it with a script: a
+user text block holding a JSON object with a `fake` key (the gateway's translation drops unknown
+fields, but never a message's text):
 
     {"fake": {"reply": [{"type": "thinking", "thinking": "…"}, {"type": "text", "text": "…"},
                         {"type": "tool_use", "name": "…", "input": {…}}],
@@ -18,12 +22,12 @@ gateway's translation drops unknown fields, but never a message's text):
               "status": 529, "error_type": "overloaded_error", "message": "…", "retry_after": "7",
               "fail_after": 2, "interval": 0, "piece": 1}}
 
-`reply` defaults to one text block; `output_tokens` is the number of deltas. `status` answers with
+`reply` replaces what it would say; `output_tokens` is the number of deltas. `status` answers with
 an error; `fail_after` N sends `event: error` after N deltas of a stream and closes it. `piece` is
 the characters per text delta (tool input JSON goes 5 characters per delta).
 
-GET /_stats reports what it saw; POST /_reset forgets it. Run: python fake_anthropic.py API_KEY
-(prints the port it listens on).
+GET /_stats reports what it saw (the bodies, and the headers each request came with); POST
+/_reset forgets it. Run: python fake_anthropic.py API_KEY (prints the port it listens on).
 """
 import json
 import time
@@ -66,20 +70,17 @@ class Refusal(Exception):
 
 
 class Handler(fake_upstream.Handler):
-    """fake_upstream's HTTP plumbing (chunked writes, JSON answers), Anthropic's wire format."""
+    """fake_upstream's HTTP plumbing (stats, JSON answers, chunked streams), Anthropic's wire
+    format."""
+    stats = STATS
 
-    def do_GET(self):
-        if self.path == "/_stats":
-            self.send_json(200, STATS.as_dict())
-        else:
-            self.send_error_body(Refusal(404, f"Not found: {self.path}"))
+    def not_found(self):
+        self.send_error_body(Refusal(404, f"Not found: {self.path}"))
 
     def do_POST(self):
         raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if self.path == "/_reset":
-            with STATS.lock:
-                STATS.reset()
-            return self.send_json(200, {})
+            return self.reset_stats()
         try:
             body = self.admit(raw)
             script = find_script(body)
@@ -101,7 +102,7 @@ class Handler(fake_upstream.Handler):
         with STATS.lock:
             STATS.requests += 1
             STATS.headers.append({name: self.headers.get(name) for name in (
-                "x-api-key", "anthropic-version", "authorization", "content-type")})
+                "x-api-key", "anthropic-version", "anthropic-beta", "authorization", "content-type")})
         if self.api_key not in (self.headers.get("x-api-key"),
                                 (self.headers.get("authorization") or "").removeprefix("Bearer ")):
             raise Refusal(401, "invalid x-api-key")
@@ -126,21 +127,12 @@ class Handler(fake_upstream.Handler):
             return None
 
     def stream(self, reply, script):
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        STATS.add(open_streams=1)
-        try:
+        def write_events():
             for name, data in reply.events(script.get("fail_after")):
                 time.sleep(script.get("interval", 0) if name == "content_block_delta" else 0)
                 self.chunk(f"event: {name}\ndata: ".encode() + dumps(data) + b"\n\n")
-            self.chunk(b"")
-            STATS.add(completed_streams=1)
-        except (BrokenPipeError, ConnectionResetError):
-            STATS.add(closed_by_client=1)
-        finally:
-            STATS.add(open_streams=-1)
+
+        self.send_stream(write_events, "text/event-stream; charset=utf-8")
 
     def send_error_body(self, refusal, retry_after=None):
         headers = {"request-id": "req_" + uuid.uuid4().hex[:24]}
@@ -149,6 +141,7 @@ class Handler(fake_upstream.Handler):
         self.send_json(refusal.status, {"type": "error", "error": {
             "type": refusal.kind, "message": refusal.message},
             "request_id": headers["request-id"]}, headers)
+
 
 def check_body(body):
     """400 for what the Messages API refuses and a careless translation would send."""
@@ -205,7 +198,7 @@ class Reply:
         self.counts = {"input_tokens": 12, "cache_creation_input_tokens": 0,
                        "cache_read_input_tokens": 0, **script.get("usage", {})}
         self.error = (script.get("error_type", "overloaded_error"), script.get("message", "Overloaded"))
-        blocks = script.get("reply", [{"type": "text", "text": DEFAULT_TEXT}])
+        blocks = script.get("reply") or default_reply(body)
         self.stop_reason = "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn"
         self.stop_sequence = None
         self.blocks = [self.cut(block, body, script.get("piece", 1)) for block in blocks]
@@ -264,6 +257,26 @@ class Reply:
             "stop_reason": self.stop_reason, "stop_sequence": self.stop_sequence},
             "usage": {"output_tokens": self.output_tokens}}
         yield "message_stop", {"type": "message_stop"}
+
+
+def default_reply(body):
+    """What the fake says unscripted: a call of the first tool, the tool's result, or DEFAULT_TEXT."""
+    last = body["messages"][-1]["content"]
+    results = [b for b in last if b.get("type") == "tool_result"] if isinstance(last, list) else []
+    if results:
+        return [{"type": "text", "text": "工具结果：" + result_text(results[-1].get("content"))}]
+    tools = body.get("tools") or []
+    if tools and (body.get("tool_choice") or {}).get("type") != "none":
+        required = (tools[0].get("input_schema") or {}).get("required") or []
+        return [{"type": "tool_use", "name": tools[0]["name"],
+                 "input": {name: "北京" for name in required}}]
+    return [{"type": "text", "text": DEFAULT_TEXT}]
+
+
+def result_text(content):
+    if isinstance(content, list):
+        return "".join(block.get("text", "") for block in content if block.get("type") == "text")
+    return content or ""
 
 
 def empty(block):

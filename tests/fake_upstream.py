@@ -55,7 +55,6 @@ class Stats:
         self.paths = []
         self.authorizations = []
         self.streams = []
-        self.versions = []  # anthropic-version headers (fake_anthropic_messages.py)
         self.open_streams = 0
         self.closed_by_client = 0
         self.completed_streams = 0
@@ -68,7 +67,7 @@ class Stats:
     def as_dict(self):
         with self.lock:
             return {name: getattr(self, name) for name in (
-                "requests", "bodies", "paths", "authorizations", "streams", "versions", "open_streams",
+                "requests", "bodies", "paths", "authorizations", "streams", "open_streams",
                 "closed_by_client", "completed_streams")}
 
 
@@ -99,8 +98,10 @@ def default_usage(fake, completion_tokens):
 
 
 class Handler(BaseHTTPRequestHandler):
+    """The HTTP plumbing (the stats' routes, JSON answers, chunked streams) and the OpenAI style."""
     protocol_version = "HTTP/1.1"
     api_key = ""
+    stats = STATS
     sent = None  # the bytes of the stream being sent, when asked to record them
 
     def log_message(self, *args):
@@ -108,22 +109,28 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         if self.path == "/_stats":
-            self.send_json(200, STATS.as_dict())
+            self.send_json(200, self.stats.as_dict())
         else:
-            self.send_json(404, {"error": {"message": "not found"}})
+            self.not_found()
+
+    def reset_stats(self):
+        with self.stats.lock:
+            self.stats.reset()
+        self.send_json(200, {})
+
+    def not_found(self):
+        self.send_json(404, {"error": {"message": f"no route {self.path}"}})
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
         if self.path == "/_reset":
-            with STATS.lock:
-                STATS.reset()
             behave({})
-            return self.send_json(200, {})
+            return self.reset_stats()
         if self.path == "/_behave":
             behave(body)
             return self.send_json(200, {})
         if not self.path.endswith(("/chat/completions", "/embeddings")):
-            return self.send_json(404, {"error": {"message": f"no route {self.path}"}})
+            return self.not_found()
         with STATS.lock:
             STATS.requests += 1
             STATS.bodies.append(body)
@@ -179,22 +186,29 @@ class Handler(BaseHTTPRequestHandler):
 
     def stream(self, body, fake):
         deltas = self.deltas(body, fake)
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        STATS.add(open_streams=1)
         self.sent = [] if fake.get("record") else None
         try:
-            self.events(body, fake, deltas)
-            STATS.add(completed_streams=1)
-        except (BrokenPipeError, ConnectionResetError):
-            STATS.add(closed_by_client=1)
+            self.send_stream(lambda: self.events(body, fake, deltas))
         finally:
-            STATS.add(open_streams=-1)
             if self.sent is not None:
                 with STATS.lock:
                     STATS.streams.append(b"".join(self.sent).decode())
+
+    def send_stream(self, write_events, content_type="text/event-stream"):
+        """A chunked answer whose events `write_events()` sends; the stats count how it ended."""
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.stats.add(open_streams=1)
+        try:
+            write_events()
+            self.chunk(b"")
+            self.stats.add(completed_streams=1)
+        except (BrokenPipeError, ConnectionResetError):
+            self.stats.add(closed_by_client=1)
+        finally:
+            self.stats.add(open_streams=-1)
 
     def events(self, body, fake, deltas):
         for _ in range(fake.get("keepalives", 0)):
@@ -230,7 +244,6 @@ class Handler(BaseHTTPRequestHandler):
         if separate:
             self.event({**base, "choices": [], "usage": usage})
         self.chunk(b"data: [DONE]\n\n")
-        self.chunk(b"")
 
     def deltas(self, body, fake):
         """What the model says, one chunk delta each: its thoughts, then a tool call (in three

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +16,6 @@ from urllib.parse import urlparse
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -49,8 +47,8 @@ def required(service):
 
 
 class FakeUpstream:
-    """A fake upstream process (`script` in tests/) that accepts the API key `key`: `url` is its
-    base URL in the sense of its vendor's SDK."""
+    """A fake upstream process, `script` in tests/, that accepts the API key `key`: `url` is its
+    base URL in the sense of its vendor's SDK, ending in `path`."""
 
     def __init__(self, script="fake_upstream.py", path="/v1", key=UPSTREAM_KEY):
         self.key = key
@@ -81,6 +79,12 @@ class FakeUpstream:
     def stop(self):
         self.process.terminate()
         self.process.wait(5)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
 
 
 @contextmanager
@@ -215,12 +219,18 @@ def fake_anthropic():
     return FakeUpstream("fake_anthropic.py", path="")
 
 
-def claude_chat(content="你好", fake=None, **fields):
-    """A chat body for Claude; `fake` steers the fake Anthropic through the last message's text."""
+def claude_messages(content="你好", fake=None):
+    """A conversation for Claude, in chat's shape and in Anthropic's alike; `fake` steers the fake
+    Anthropic through the last message's text."""
     messages = [{"role": "user", "content": content}]
     if fake is not None:
         messages.append({"role": "user", "content": json.dumps({"fake": fake})})
-    return {"model": CLAUDE, "messages": messages, **fields}
+    return messages
+
+
+def claude_chat(content="你好", fake=None, **fields):
+    """A chat body for Claude (`claude_messages`)."""
+    return {"model": CLAUDE, "messages": claude_messages(content, fake), **fields}
 
 
 def anthropic_cost(input_tokens=12, cache_read=0, cache_write=0, output=0, price=CLAUDE_PRICE):
@@ -305,19 +315,6 @@ def wait_until_settled(account, timeout=5.0):
             return row
         time.sleep(0.05)
 
-class AppServer:
-    """The test's own app behind a real HTTP server in this process (werkzeug, a thread per
-    request): for what a gunicorn process cannot be given, such as a provider a test defines."""
-
-    def __init__(self, app):
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
 
 def sse_data(text):
     """The `data:` payloads of an SSE body, in order (comments left out)."""
@@ -352,6 +349,7 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
 
 def page_examples(server):
     """{id: code} of the examples on the server's own documentation page."""
@@ -388,10 +386,11 @@ def page(client, url):
     return response.get_data(as_text=True)
 
 
-def served(key, cost, created=None, completion=13):
+def served(key, cost, created=None, completion=13, cache_write=0):
     """A settled request of `key` as the gateway would log it."""
     row = money.hold(key, cost, f"req_{time.monotonic_ns()}", "deepseek", MODEL, True)
-    money.settle(row, Usage(prompt=12, cached=4, completion=completion), cost, 200)
+    money.settle(row, Usage(prompt=12, cached=4, cache_write=cache_write, completion=completion),
+                 cost, 200)
     if created is not None:
         RequestLog.update(created=created, finished=created + 1.5).where(RequestLog.id == row.id).execute()
     return row

@@ -1,5 +1,8 @@
-"""SSE framing as bytes: events split wherever the network cut them, relayed byte-faithfully."""
-from providers.sse import split_events
+"""SSE framing as bytes: events split wherever the network cut them, relayed byte-faithfully;
+events written with JSON data, named or not."""
+import json
+
+from providers.sse import data_event, named_event, split_events
 
 STREAM = (b": keep-alive\n\n"
           b'data: {"a": "\xe4\xbd\xa0\xe5\xa5\xbd"}\n\n'
@@ -29,3 +32,10 @@ def test_crlf_line_ends_are_understood():
 
 def test_an_event_cut_off_without_its_blank_line_is_not_yielded():
     assert list(split_events([b'data: {"half": '])) == []
+
+
+def test_written_events_read_back_with_their_name_and_json():
+    written = named_event("message_stop", {"type": "message_stop"}) + data_event({"text": "你好"})
+    assert [(raw.split(b"\n")[0], json.loads(data)) for raw, data in split_events([written])] == [
+        (b"event: message_stop", {"type": "message_stop"}),
+        ('data: {"text": "你好"}'.encode(), {"text": "你好"})]

@@ -6,7 +6,7 @@ import pytest
 
 from errors import ApiError
 from helpers import sse_json
-from providers.anthropic_wire import NativeMessages, usage
+from providers.anthropic_wire import NativeMessages
 from providers.base import StreamEvent, Usage
 from providers.deepseek import provider as deepseek
 from surfaces import messages, responses
@@ -265,11 +265,6 @@ def test_a_cut_off_answer_is_an_incomplete_response():
 
 # --- Anthropic's own stream, relayed natively ---------------------------------------------------
 
-def test_anthropic_usage_counts_cache_reads_and_writes_as_prompt():
-    assert usage({"input_tokens": 8, "cache_read_input_tokens": 4, "cache_creation_input_tokens": 2,
-                  "output_tokens": 3}) == Usage(prompt=14, cached=4, cache_write=2, completion=3)
-
-
 def test_a_native_stream_is_relayed_as_it_came_with_usage_summed_from_its_pieces():
     stream = (b'event: message_start\ndata: {"type":"message_start","message":{"usage":'
               b'{"input_tokens":8,"cache_read_input_tokens":4,"output_tokens":1}}}\n\n'
@@ -281,6 +276,14 @@ def test_a_native_stream_is_relayed_as_it_came_with_usage_summed_from_its_pieces
     assert b"".join(e.raw for e in events) == stream
     assert [e.content for e in events] == [False, True, False, False]
     assert events[-1].done and events[-1].usage == Usage(prompt=12, cached=4, completion=7)
+
+
+def test_an_error_event_in_a_native_stream_fails_it_with_its_types_status():
+    stream = (b'event: error\ndata: {"type":"error","error":{"type":"rate_limit_error",'
+              b'"message":"slow down"}}\n\n')
+    with pytest.raises(ApiError) as failed:
+        list(NativeMessages("anthropic").events([stream], False))
+    assert (failed.value.status, failed.value.code) == (429, "upstream_rate_limited")
 
 
 def test_a_response_stream_failing_part_way_ends_with_error_and_response_failed():

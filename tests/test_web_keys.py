@@ -162,6 +162,16 @@ def test_recent_requests_show_tokens_cost_status_and_duration(signed_in, alice):
     assert '<span class="status s2xx">200</span>' in row
 
 
+def test_cache_writes_show_beside_cache_hits_where_there_were_any(signed_in, alice):
+    key, _ = ApiKey.issue(alice)
+    served(key, 100, created=time.time() - 60)
+    served(key, 100, created=time.time() - 30, cache_write=6)
+    table = re.search(r'id="requests">.*?<tbody>(.*?)</tbody>', page(signed_in, "/keys"), re.S).group(1)
+    newest, older = re.findall(r"<tr>(.*?)</tr>", table, re.S)
+    assert "12 (4 / 6)" in newest
+    assert "12 (4)" in older
+
+
 def test_requests_in_flight_and_released_holds_are_marked(signed_in, alice):
     key, _ = ApiKey.issue(alice)
     money.hold(key, 1_000, "req_stale", "deepseek", MODEL, True)

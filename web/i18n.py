@@ -293,7 +293,7 @@ STRINGS = {
     "recent_requests": ("最近请求", "Recent requests"),
     "col_time": ("时间", "Time"),
     "col_key": ("密钥", "Key"),
-    "col_prompt": ("输入 tokens（缓存）", "Input tokens (cached)"),
+    "col_prompt": ("输入 tokens（命中缓存 / 写入缓存）", "Input tokens (cache hits / writes)"),
     "col_completion": ("输出 tokens", "Output tokens"),
     "col_cost": ("费用（元）", "Cost (元)"),
     "col_duration": ("耗时", "Duration"),

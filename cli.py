@@ -7,10 +7,10 @@ from flask.cli import AppGroup
 
 import money
 import price_list
+import routing
 import validation
 from database import db
 from models import KEY_DISPLAY_LENGTH, Account, ApiKey, IntegrityError, Price, create_tables
-from providers import PROVIDERS
 from web import queries
 
 accounts = AppGroup("accounts", help="Accounts and their balances.")
@@ -39,8 +39,10 @@ NUMBER = Checked("N", validation.whole_number)
 LABEL = Checked("text", validation.label)
 NOTE = Checked("text", validation.note)
 EXPIRY = Checked("date", validation.expiry)
-PROVIDER = Checked("provider", validation.provider)
+PROVIDER = Checked("provider", lambda name: validation.provider(name, routing.provider_names()))
 MODEL = Checked("model", validation.model_name)
+MODELS = Checked("m1,m2", validation.model_list)
+NETWORKS = Checked("CIDR,CIDR", validation.networks)
 # An amount such as -5 is an argument to refuse with the amount's own message, not an unknown option.
 NEGATIVE_ARGUMENTS = {"ignore_unknown_options": True}
 
@@ -126,7 +128,9 @@ def account_json(account):
 def key_json(key):
     """What may be shown of a key: never the key itself nor its digest."""
     return {"prefix": key.prefix, "label": key.label, "state": key.state, "rpm": key.rpm,
-            "tpm": key.tpm, "concurrency": key.concurrency, "expires": validation.utc(key.expires) or None}
+            "tpm": key.tpm, "concurrency": key.concurrency, "expires": validation.utc(key.expires) or None,
+            "models": key.model_list, "budget": None if key.budget is None else money.yuan(key.budget),
+            "spent": money.yuan(key.spent), "ips": key.network_list}
 
 
 @keys.command("create")
@@ -136,10 +140,14 @@ def key_json(key):
 @click.option("--tpm", type=NUMBER, help="Tokens per minute.")
 @click.option("--concurrency", type=NUMBER, help="Requests in flight at once.")
 @click.option("--expires", type=EXPIRY, help="When the key stops working, e.g. 2027-01-31T18:00 (UTC).")
-def create_key(account, label, rpm, tpm, concurrency, expires):
+@click.option("--models", type=MODELS, default="", help="The only models it may use.")
+@click.option("--budget", type=YUAN, help="The most it may spend over its life, in 元.")
+@click.option("--ips", type=NETWORKS, default="", help="The only networks it may be used from.")
+def create_key(account, label, rpm, tpm, concurrency, expires, models, budget, ips):
     """Issue a key; it is printed once, alone on the last line."""
     key, token = ApiKey.issue(_account(account), label=label, rpm=rpm, tpm=tpm,
-                              concurrency=concurrency, expires=expires)
+                              concurrency=concurrency, expires=expires, models=",".join(models),
+                              budget=budget, ips=",".join(ips))
     click.echo(f"key {key.prefix}… for {account} (shown once, store it now):", err=True)
     click.echo(token)
 
@@ -212,7 +220,7 @@ def list_prices():
                 "cached_input": money.yuan(price.cached_input),
                 "cache_write": None if price.cache_write is None else money.yuan(price.cache_write),
                 "output": money.yuan(price.output), "max_output": price.max_output}
-               for price in Price.of_providers(PROVIDERS)])
+               for price in Price.of_providers(routing.provider_names())])
 
 
 @prices.command("import")
@@ -221,7 +229,7 @@ def import_prices(file):
     """Set the prices a TOML price list names; nothing changes if any entry is wrong."""
     with open(file, encoding="utf-8") as source:
         try:
-            entries = price_list.parse(source.read())
+            entries = price_list.parse(source.read(), routing.provider_names())
         except (price_list.PriceListError, UnicodeError) as error:
             raise click.ClickException(f"{file}: nothing imported:\n{error}") from None
     with db.atomic():

@@ -1,9 +1,10 @@
 """Qingcheng Gateway: many AI providers behind one OpenAI-compatible API, with keys and balances.
 
 `create_app` lists the parts. Below it, the path of a chat completion, top to bottom:
-authenticate → parse → route → admit (rate limits, hold) → call the provider → relay → settle.
-The other API surfaces (surfaces/: embeddings, Anthropic's Messages, OpenAI's Responses) parse
-their own bodies, then take the same path through `serve`.
+authenticate → parse → route (model, channels) → admit (rate limits, hold) → call the channels in
+turn until one answers (failover.py) → relay → settle. The other API surfaces (surfaces/:
+embeddings, Anthropic's Messages, OpenAI's Responses) parse their own bodies, then take the same
+path through `serve`.
 """
 import logging
 import os
@@ -17,19 +18,26 @@ import click
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
 import billing
+import channels
 import chat_request
 import cli
+import cli_channels
 import cors
+import credentials
 import database
 import errors
+import failover
+import health
+import key_policy
 import limits
 import money
+import routing
 import surfaces
 import web
 from database import db
 from errors import ApiError, bad_request
 from models import Account, ApiKey, IntegrityError, KEY_PREFIX, Price, create_tables, setting
-from providers import PROVIDERS, configured, relay, upstreams_from_env
+from providers import relay, upstreams_from_env
 
 log = logging.getLogger("qingcheng")
 api = Blueprint("api", __name__)
@@ -47,27 +55,46 @@ def create_app(config=None):
     app.config.from_mapping(config_from_env(os.environ))
     app.config.update(config or {})
     db.initialize(database.open_database(app.config["DATABASE_URL"], app.config["DATABASE_POOL_SIZE"]))
-    warn_when_no_provider(app.config["UPSTREAMS"])
+    keyring = credentials.Keyring(app.config["ENCRYPTION_KEY"],
+                                  credentials.key_file_for(app.config["DATABASE_URL"]))
     with db.connection_context():
         create_tables()
         bootstrap_admin()
         app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or setting(
             "secret_key", lambda: secrets.token_hex(32))
-    app.extensions["upstream_session"] = relay.new_session()
+        channels.sync_env(app.config["UPSTREAMS"])
+        warn_when_no_provider(app.config["UPSTREAMS"])
+    app.extensions.update(keyring=keyring, upstream_session=relay.new_session(),
+                          health=health.Health(app.config["CHANNEL_FAILURES_TO_COOL"],
+                                               app.config["CHANNEL_COOLDOWN_SECONDS"]))
     timeouts = app.config["TIMEOUTS"]
     # No live request is older than this; a hold that is must have lost its worker.
     longest_request = timeouts.total + timeouts.read + app.config["HOLD_GRACE_SECONDS"]
     app.extensions["limiter"] = limits.limiter_for(app.config["REDIS_URL"], longest_request)
     app.before_request(open_request)
     app.before_request(money.HoldSweeper(longest_request, app.config["HOLD_SWEEP_INTERVAL"]))
+    app.before_request(health.Prober(app.config["CHANNEL_PROBE_SECONDS"], keyring,
+                                     app.extensions["upstream_session"], timeouts,
+                                     upstreams=lambda: app.config["UPSTREAMS"]))
     app.after_request(finish_response)
     app.teardown_request(close_database)
     errors.register(app, page_error=web.error_page)
     cors.register(app)
     cli.register(app)
+    cli_channels.register(app)
     app.register_blueprint(api)
     surfaces.register(app)
     web.register(app)
+    return app
+
+
+def gunicorn_app():
+    """The app as gunicorn serves it (gunicorn.conf.py): a lost or changed encryption key stops the
+    start here, loudly, if any stored channel key does not decrypt. The command line starts without
+    this check, so that `channels remove` can still clear what cannot be decrypted."""
+    app = create_app()
+    with db.connection_context():
+        channels.check_keys(app.extensions["keyring"])
     return app
 
 
@@ -87,15 +114,23 @@ def config_from_env(environ):
                                    keepalive=number("SSE_KEEPALIVE_SECONDS", 10)),
         "HOLD_GRACE_SECONDS": number("HOLD_GRACE_SECONDS", 60),
         "HOLD_SWEEP_INTERVAL": number("HOLD_SWEEP_INTERVAL", 30),
+        "ENCRYPTION_KEY": environ.get("ENCRYPTION_KEY") or None,
+        "CHANNEL_MAX_ATTEMPTS": int(environ.get("CHANNEL_MAX_ATTEMPTS", 3)),
+        "CHANNEL_FAILURES_TO_COOL": int(environ.get("CHANNEL_FAILURES_TO_COOL", 3)),
+        "CHANNEL_COOLDOWN_SECONDS": number("CHANNEL_COOLDOWN_SECONDS", 30),
+        "CHANNEL_PROBE_SECONDS": number("CHANNEL_PROBE_SECONDS", 300),
+        # As gunicorn reads it: the proxies whose X-Forwarded-For is believed.
+        "FORWARDED_PROXIES": key_policy.trusted_proxies(environ.get("FORWARDED_ALLOW_IPS",
+                                                                    "127.0.0.1,::1")),
     }
 
 
 def warn_when_no_provider(upstreams):
     """At a server's start; not under a `flask` command, whose shell need not hold the keys."""
-    if not configured(upstreams) and click.get_current_context(silent=True) is None:
+    if click.get_current_context(silent=True) is None and not routing.usable_channels(upstreams):
         missing = ", ".join(f"{u.provider.env_prefix}_API_KEY" for u in upstreams.values())
         log.warning("No provider is configured: every chat request will get 503 until one of %s "
-                    "is set.", missing)
+                    "is set, or a channel is added (flask --app gateway channels add).", missing)
 
 
 def bootstrap_admin():
@@ -165,18 +200,17 @@ CHAT_COMPLETIONS = ChatCompletions()
 
 def serve(key, chat, surface):
     """A parsed request, from routing to settlement, answered in the `surface`'s shape."""
-    upstream, price = route(chat)
-    upstream = replace(upstream, provider=surface.prepare(chat, upstream.provider))
-    bill = admit(key, chat, upstream, price)
+    plan, price = route(chat, key)
+    prepared = surface.prepare(chat, plan[0].provider)  # once, whichever channel then serves it
+    plan = [replace(channel, provider=prepared) for channel in plan]
+    bill = admit(key, chat, price)
     db.close()  # no database connection is held across upstream I/O
-    started = time.monotonic()
-    timeouts = current_app.config["TIMEOUTS"]
+    call = failover.Call(current_app.extensions["upstream_session"], current_app.config["TIMEOUTS"],
+                         current_app.extensions["health"], time.monotonic())
     with bill:  # whatever fails from here on releases the hold at once
-        response = relay.open_upstream(current_app.extensions["upstream_session"], upstream,
-                                       chat.body, chat.stream, timeouts)
         if chat.stream:
-            return stream_response(response, upstream, chat, bill, started, surface)
-        answer, usage = relay.read_completion(response, upstream, timeouts, started)
+            return stream_response(plan, chat, bill, call, surface)
+        answer, usage = failover.complete(plan, chat, bill, call)
         bill.charge(usage, completion_estimate=0 if usage else
                     billing.text_tokens(billing.answer_text_bytes(answer)))
     return Response(surface.answer(answer, usage), mimetype="application/json")
@@ -184,7 +218,8 @@ def serve(key, chat, surface):
 
 def authenticate():
     """The caller's active key, from `X-API-Key` or `Authorization: Bearer`; the same 401 for
-    a key that is missing, malformed, unknown, revoked or expired."""
+    a key that is missing, malformed, unknown, revoked or expired; 403 from a network the key's
+    owner did not allow."""
     token = request.headers.get("X-API-Key", "")
     scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
     if not token and scheme.lower() == "bearer":
@@ -194,6 +229,10 @@ def authenticate():
     key = ApiKey.lookup(token)
     if key is None:
         raise INVALID_KEY
+    if key.ips:
+        key_policy.check_address(key, key_policy.caller_address(
+            request.remote_addr, request.headers.get("X-Forwarded-For"),
+            current_app.config["FORWARDED_PROXIES"]))
     return key
 
 
@@ -214,66 +253,41 @@ def read_body():
     return body
 
 
-def route(chat):
-    """The upstream and price for the request's model, with the body aimed at them."""
-    name, model = provider_and_model(chat.model)
-    price = Price.of(name, model)
+def route(chat, key):
+    """The channels to try, in order, and the price of the request's model (an alias's target),
+    with the body aimed at it: 400 for an unknown provider or model, 403 for a model the key may
+    not use, 503 when no enabled channel serves it."""
+    provider, model = routing.target(chat.model, request.headers.get("X-AI-Provider", "").strip().lower())
+    key_policy.check_model(key, chat.model, provider, model)
+    price = Price.of(provider, model)
     if price is None:
-        raise bad_request(f"The model '{model}' is not available from provider '{name}'.",
+        raise bad_request(f"The model '{model}' is not available from provider '{provider}'.",
                           "model", code="model_not_found")
-    upstream = current_app.config["UPSTREAMS"][name]
-    if not upstream.api_key:
-        raise ApiError(503, "provider_not_configured",
-                       f"The provider {name} is not configured on this gateway: the operator must "
-                       f"set {upstream.provider.env_prefix}_API_KEY.", headers={"x-should-retry": "false"})
+    plan = routing.plan(provider, model, current_app.config["UPSTREAMS"],
+                        current_app.extensions["keyring"], current_app.config["CHANNEL_MAX_ATTEMPTS"])
     chat.aim(model, price.max_output)
-    return upstream, price
+    return plan, price
 
 
-def provider_and_model(model):
-    """From `X-AI-Provider`, a `provider/model` name, or the one provider that serves the model;
-    400 when unknown or ambiguous."""
-    name = request.headers.get("X-AI-Provider", "").strip().lower()
-    prefix, _, rest = model.partition("/")
-    if prefix in PROVIDERS and rest and (not name or name == prefix):
-        name, model = prefix, rest
-    name = name or infer_provider(model)
-    if name not in PROVIDERS:
-        raise bad_request(f"Unknown provider '{name}'. Known providers: {', '.join(PROVIDERS)}.",
-                          code="unknown_provider")
-    return name, model
-
-
-def infer_provider(model):
-    priced = {p.provider for p in Price.select(Price.provider).where(Price.model == model)}
-    known = {name for name, p in PROVIDERS.items() if model in p.models}
-    candidates = priced or known
-    if len(candidates) != 1:
-        reason = "is served by several providers" if candidates else "matches no provider"
-        raise bad_request(f"The model '{model}' {reason}: name one with the X-AI-Provider header.",
-                          "model", code="unknown_provider")
-    return candidates.pop()
-
-
-def admit(key, chat, upstream, price):
+def admit(key, chat, price):
     """Within the key's rate limits (429), hold the request's maximum cost (403)."""
     most = billing.max_cost(price, billing.prompt_token_bound(chat.body_bytes, chat.message_count),
                             chat.max_tokens)
     bill = money.Bill.admit(key, current_app.extensions["limiter"], price, most, g.request_id,
-                            upstream.provider.name, chat.model, chat.stream,
+                            price.provider, price.model, chat.stream,
                             prompt=(chat.text_bytes, chat.message_count))
     g.rate_headers = bill.ticket.headers
     return bill
 
 
-def stream_response(response, upstream, chat, bill, started, surface):
-    """The relay as an SSE response, settled once it knows what it delivered."""
+def stream_response(plan, chat, bill, call, surface):
+    """The first channel's stream that starts, as an SSE response in the `surface`'s shape,
+    settled once it knows what it delivered."""
     def settle(stream):
         bill.charge(stream.usage, stream.status, completion_estimate=stream.content_chunks,
                     delivered=stream.usage is not None or stream.content_chunks > 0)
 
-    stream = relay.Stream(response, upstream, chat.wants_usage, current_app.config["TIMEOUTS"],
-                          started, on_finish=settle, error_event=surface.error_event)
+    stream = failover.stream(plan, chat, bill, call, on_finish=settle, error_event=surface.error_event)
     return Response(stream, mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
@@ -287,10 +301,12 @@ def authenticate_and_report():
 
 @api.get("/v1/models")
 def list_models():
-    authenticate_and_report()
-    prices = Price.of_providers(configured(current_app.config["UPSTREAMS"]))
+    """The models callers can reach now, aliases included, as far as the key may use them."""
+    key = authenticate_and_report()
+    reachable = routing.available(current_app.config["UPSTREAMS"])
     return jsonify({"object": "list", "data": [
-        {"id": p.model, "object": "model", "created": 0, "owned_by": p.provider} for p in prices]})
+        {"id": name, "object": "model", "created": 0, "owned_by": provider}
+        for name, provider, model in reachable if key_policy.allows_model(key, name, provider, model)]})
 
 
 @api.get("/v1/balance")

@@ -4,7 +4,7 @@ Kept free of heavy imports: gevent patches the worker after this file is loaded 
 """
 import os
 
-wsgi_app = "gateway:create_app()"
+wsgi_app = "gateway:gunicorn_app()"
 bind = os.environ.get("BIND", "0.0.0.0:9090")
 workers = int(os.environ.get("WEB_CONCURRENCY", 2))
 worker_class = "gevent"

@@ -1,5 +1,6 @@
-"""The tables: accounts, keys, prices, the request log, the ledger, settings and web sessions.
-Money moves between them only through `money.py`. Amounts are integers of micro-yuan."""
+"""The tables: accounts, keys, prices, the request log, the ledger, settings, web sessions, and the
+channels with their failures and the model aliases. Money moves between them only through
+`money.py`. Amounts are integers of micro-yuan."""
 import hashlib
 import secrets
 import time
@@ -8,7 +9,6 @@ from peewee import (  # noqa: F401 (IntegrityError: for callers catching a dupli
     BigIntegerField, BooleanField, CharField, DoubleField, ForeignKeyField, IntegerField,
     IntegrityError, Model, TextField,
 )
-from playhouse.migrate import SchemaMigrator, migrate
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from database import Statement, db, is_postgres
@@ -60,6 +60,13 @@ class ApiKey(BaseModel):
     revoked = BooleanField(default=False)
     created = DoubleField(default=now)
     last_used = DoubleField(null=True)
+    # Policies (docs/channels.md): allowed models and caller networks, comma-separated ('' = any);
+    # a budget over the key's life, against which `spent` and `held` count like an account's.
+    models = TextField(default="")
+    ips = TextField(default="")
+    budget = BigIntegerField(null=True)
+    spent = BigIntegerField(default=0)
+    held = BigIntegerField(default=0)
 
     @staticmethod
     def digest_of(token):
@@ -98,6 +105,14 @@ class ApiKey(BaseModel):
     @property
     def limits(self):
         return {"rpm": self.rpm, "tpm": self.tpm, "concurrency": self.concurrency}
+
+    @property
+    def model_list(self):
+        return split_list(self.models)
+
+    @property
+    def network_list(self):
+        return split_list(self.ips)
 
 
 class Price(BaseModel):
@@ -156,10 +171,15 @@ class RequestLog(BaseModel):
     status = IntegerField(null=True)
     created = DoubleField(default=now)
     finished = DoubleField(null=True)
+    # The channel that answered (None when none did), the channels tried, and how long the
+    # serving one took until its answer began to reach the caller.
+    channel = CharField(null=True)
+    attempts = IntegerField(default=0)
+    upstream_ms = IntegerField(null=True)
 
     class Meta:
         indexes = ((("key", "created"), False), (("account", "created"), False),
-                   (("state", "created"), False))
+                   (("state", "created"), False), (("channel", "created"), False))
 
     @property
     def total_tokens(self):
@@ -173,6 +193,59 @@ class LedgerEntry(BaseModel):
     request = ForeignKeyField(RequestLog, null=True, on_delete="SET NULL")
     note = TextField(default="")
     created = DoubleField(default=now)
+
+
+class Channel(BaseModel):
+    """One upstream account of a provider (docs/channels.md). `provider` is a built-in provider or
+    'openai-compatible' (then `name` is the provider callers and prices use). `api_key` is
+    encrypted (credentials.py) and `key_hint` its masked form. A channel `from_env` takes its base
+    URL and key from `<PROVIDER>_BASE_URL` / `<PROVIDER>_API_KEY`. `state` is 'enabled',
+    'disabled' (by the operator) or 'auto_disabled' (the upstream refused its key or funds; `reason`
+    says how, e.g. 'HTTP 402 insufficient_balance'); `failures` in a row put it
+    in cool-down until `cooling_until`; `probed` is when it was last probed or disabled."""
+    name = CharField(unique=True)
+    provider = CharField()
+    base_url = CharField(default="")
+    api_key = TextField(default="")
+    key_hint = CharField(default="")
+    from_env = BooleanField(default=False)
+    priority = IntegerField(default=0)
+    weight = IntegerField(default=1)
+    models = TextField(default="")
+    model_map = TextField(default="")
+    state = CharField(default="enabled")
+    reason = TextField(default="")
+    failures = IntegerField(default=0)
+    cooling_until = DoubleField(null=True)
+    probed = DoubleField(null=True)
+    created = DoubleField(default=now)
+
+    @property
+    def model_list(self):
+        return split_list(self.models)
+
+    @property
+    def model_pairs(self):
+        """The model map as {caller's name: upstream's name}."""
+        return dict(pair.split("=", 1) for pair in split_list(self.model_map))
+
+
+class ChannelFailure(BaseModel):
+    """A failed attempt on a channel: what the health shown on the admin page counts."""
+    channel = CharField()
+    kind = CharField()
+    detail = CharField()
+    created = DoubleField(default=now)
+
+    class Meta:
+        indexes = ((("channel", "created"), False),)
+
+
+class ModelAlias(BaseModel):
+    """A model name callers use for PROVIDER/MODEL: routed, limited and priced as that."""
+    alias = CharField(primary_key=True)
+    provider = CharField()
+    model = CharField()
 
 
 class Setting(BaseModel):
@@ -197,28 +270,61 @@ class SignInFailure(BaseModel):
         indexes = ((("address", "created"), False),)
 
 
-TABLES = [Account, ApiKey, Price, RequestLog, LedgerEntry, Setting, WebSession, SignInFailure]
-# Columns added to a table after its first release: a database made before them gets them at
-# start-up (and by `init-db`), so upgrading the code is all an operator does.
-ADDED_COLUMNS = ((Price, "cache_write"), (RequestLog, "cache_write_tokens"))
+TABLES = [Account, ApiKey, Price, RequestLog, LedgerEntry, Setting, WebSession, SignInFailure,
+          Channel, ChannelFailure, ModelAlias]
+
+
+def split_list(text):
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
 def create_tables():
-    """Create the tables a database lacks, and the columns its tables lack; one process at a
-    time (SQLite's transactions take the write lock at once, PostgreSQL takes an advisory lock)."""
+    """Create the tables, or bring an older version's up to date (missing columns, indexes). When
+    nothing is missing no DDL runs: CREATE … IF NOT EXISTS still locks the table on PostgreSQL,
+    which deadlocks with the requests that other workers serve while this one starts."""
     with db.atomic():
         if is_postgres():  # concurrent CREATE TABLE IF NOT EXISTS races on PostgreSQL's catalog
             db.execute_sql("SELECT pg_advisory_xact_lock(7351)")
-        db.create_tables(TABLES, safe=True)
-        add_missing_columns()
+        existing = set(db.get_tables())
+        for model in TABLES:
+            if model._meta.table_name not in existing:
+                model.create_table(safe=True)
+                continue
+            if "spent" in add_missing_columns(model) and model is ApiKey:
+                count_key_spending()
+            present = {index.name for index in db.get_indexes(model._meta.table_name)}
+            if any(index._name not in present for index in model._meta.fields_to_index()):
+                model._schema.create_indexes(safe=True)
 
 
-def add_missing_columns():
-    migrator = SchemaMigrator.from_database(db.obj)
-    for model, name in ADDED_COLUMNS:
-        table = model._meta.table_name
-        if name not in {column.name for column in db.get_columns(table)}:
-            migrate(migrator.add_column(table, name, model._meta.fields[name]))
+def add_missing_columns(model):
+    """ALTER TABLE … ADD COLUMN for each field the table lacks; their names."""
+    table = model._meta.table_name
+    present = {column.name for column in db.get_columns(table)}
+    missing = [f for f in model._meta.sorted_fields if f.column_name not in present]
+    for field in missing:
+        context = db.get_sql_context()
+        column = context.sql(field.ddl(context)).query()[0]
+        default = "" if field.null else f" DEFAULT {sql_literal(field.default)}"
+        db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN {column}{default}')
+    return [field.name for field in missing]
+
+
+def sql_literal(value):
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def count_key_spending():
+    """Fill a key's new `spent` and `held` from the request log it already has."""
+    db.execute_sql(
+        "UPDATE apikey SET "
+        "spent = (SELECT COALESCE(SUM(cost), 0) FROM requestlog WHERE key_id = apikey.id), "
+        "held = (SELECT COALESCE(SUM(hold), 0) FROM requestlog "
+        "WHERE key_id = apikey.id AND state = 'held')")
 
 
 def setting(name, make_value):
@@ -232,7 +338,8 @@ def setting(name, make_value):
 
 
 LOOKUP_KEY = Statement.select("apikey", ("id", "account_id", "prefix", "label", "rpm", "tpm",
-                                         "concurrency", "expires", "revoked", "created", "last_used"),
+                                         "concurrency", "expires", "revoked", "created", "last_used",
+                                         "models", "ips", "budget"),
                               "digest = ?")
 PRICE_OF = Statement.select("price", ("input", "cached_input", "output", "max_output",
                                       "cache_write"), "provider = ? AND model = ?")

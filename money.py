@@ -9,12 +9,12 @@ import logging
 import time
 from decimal import Decimal, InvalidOperation
 
-from peewee import fn
+from peewee import Case, fn
 
 import billing
 from database import Statement, db
 from errors import ApiError
-from models import Account, LedgerEntry, RequestLog, now
+from models import Account, ApiKey, LedgerEntry, RequestLog, now
 from providers.base import Usage
 
 MICRO = 1_000_000
@@ -25,25 +25,37 @@ class Bill:
     """A request's money, from admission to settlement. `admit` holds the request's maximum cost
     within the key's rate limits; then exactly one of `charge` (from the upstream's usage, or the
     estimate when it reported none) or `release` closes it, and frees the key's limiter slot.
-    Used as a context manager, any exception before it is closed releases it at once."""
+    Used as a context manager, any exception before it is closed releases it at once.
+
+    One hold whatever the channels tried: `attempt` counts each, `answered` names the one that
+    answered; the request log gets that channel, the number of attempts and the channel's latency."""
 
     def __init__(self, key, row, ticket, price, limiter, prompt_text_bytes, message_count):
         self.key, self.row, self.ticket, self.price, self.limiter = key, row, ticket, price, limiter
         self.prompt_text_bytes, self.message_count = prompt_text_bytes, message_count
         self.closed = False
+        self.channel, self.attempts, self.upstream_ms = None, 0, None
 
     @classmethod
     def admit(cls, key, limiter, price, most, request_id, provider, model, stream, prompt):
-        """Within the key's rate limits (429), hold `most` (403); `prompt` is
-        (text bytes, message count) for an estimate."""
+        """Within the key's rate limits (429), hold `most` on the key's budget and the account's
+        balance (403); `prompt` is (text bytes, message count) for an estimate."""
         with limiter.admission(key) as ticket:
-            row = hold(key, most, request_id, provider, model, stream)
-            if row is None:
-                raise ApiError(403, "insufficient_balance",
-                               f"The account balance cannot cover this request's maximum cost of "
-                               f"{yuan(most)} 元; top up or lower max_tokens.",
-                               headers=dict(ticket.headers))
+            try:
+                row = hold(key, most, request_id, provider, model, stream)
+            except ApiError as refusal:
+                refusal.headers.update(ticket.headers)
+                raise
         return cls(key, row, ticket, price, limiter, *prompt)
+
+    def attempt(self):
+        """One more channel is tried; none has answered yet."""
+        self.attempts += 1
+        self.answered(None, None)
+
+    def answered(self, channel, upstream_ms):
+        """The channel tried last (its name) began to answer `upstream_ms` after it was asked."""
+        self.channel, self.upstream_ms = channel, upstream_ms
 
     def charge(self, usage, status=200, completion_estimate=0, delivered=True):
         """Close with the upstream's `usage`. When it reported none, the estimate (docs/money.md)
@@ -65,7 +77,8 @@ class Bill:
         self.closed = True
         try:
             with db.connection_context():
-                settle(self.row, usage, cost, status, estimated)
+                settle(self.row, usage, cost, status, estimated,
+                       route=(self.channel, self.attempts, self.upstream_ms))
         finally:
             self.limiter.finished(self.key, self.ticket, usage.total)
 
@@ -113,46 +126,56 @@ def topup(account, amount, note=""):
 
 
 
+# A key's row, then its account's: every transaction that touches both takes them in this order,
+# so two never wait for each other on PostgreSQL.
+HOLD_ON_KEY = Statement("UPDATE apikey SET held = held + ?, last_used = ? "
+                        "WHERE id = ? AND (budget IS NULL OR budget - spent - held >= ?)")
 RESERVE = Statement("UPDATE account SET balance = balance - ?, held = held + ? "
                     "WHERE id = ? AND balance >= ?")
 OPEN_REQUEST = Statement(
     "INSERT INTO requestlog (request_id, account_id, key_id, provider, model, stream, state, hold, "
     "cost, prompt_tokens, cached_tokens, cache_write_tokens, completion_tokens, usage_estimated, "
-    "created) VALUES (?, ?, ?, ?, ?, ?, 'held', ?, 0, 0, 0, 0, 0, ?, ?) RETURNING id")
-TOUCH_KEY = Statement("UPDATE apikey SET last_used = ? WHERE id = ?")
+    "attempts, created) VALUES (?, ?, ?, ?, ?, ?, 'held', ?, 0, 0, 0, 0, 0, ?, 0, ?) RETURNING id")
 CLOSE_REQUEST = Statement(
     "UPDATE requestlog SET state = ?, cost = ?, status = ?, finished = ?, usage_estimated = ?, "
-    "prompt_tokens = ?, cached_tokens = ?, cache_write_tokens = ?, completion_tokens = ? "
-    "WHERE id = ? AND state = 'held'")
+    "prompt_tokens = ?, cached_tokens = ?, cache_write_tokens = ?, completion_tokens = ?, "
+    "channel = ?, attempts = ?, upstream_ms = ? WHERE id = ? AND state = 'held'")
+UNHOLD_KEY = Statement("UPDATE apikey SET held = held - ?, spent = spent + ? WHERE id = ?")
 UNHOLD = Statement("UPDATE account SET balance = balance + ?, held = held - ? WHERE id = ?")
 RECORD_CHARGE = Statement("INSERT INTO ledgerentry (account_id, amount, kind, request_id, note, created) "
                           "VALUES (?, ?, 'charge', ?, '', ?)")
-LAST_USED_PRECISION = 60.0  # seconds: `last_used` is for people, not worth a write per request
-
 
 
 def hold(key, amount, request_id, provider, model, stream):
-    """Reserve `amount` from the key's account; the new RequestLog, or None if the balance is short."""
+    """Reserve `amount` on the key's budget and from its account's balance, or neither (403);
+    the new RequestLog."""
     moment = now()
     with db.atomic():
+        if not HOLD_ON_KEY.run(amount, moment, key.id, amount).rowcount:
+            raise ApiError(403, "key_budget_exceeded",
+                           f"This key's spend budget cannot cover this request's maximum cost of "
+                           f"{yuan(amount)} 元; lower max_tokens or raise the key's budget.")
         if not RESERVE.run(amount, amount, key.account_id, amount).rowcount:
-            return None
+            raise ApiError(403, "insufficient_balance",
+                           f"The account balance cannot cover this request's maximum cost of "
+                           f"{yuan(amount)} 元; top up or lower max_tokens.")
         row_id = OPEN_REQUEST.run(request_id, key.account_id, key.id, provider, model, stream,
                                   amount, False, moment).fetchone()[0]
-        if key.last_used is None or key.last_used < moment - LAST_USED_PRECISION:
-            TOUCH_KEY.run(moment, key.id)
     return RequestLog(id=row_id, request_id=request_id, account=key.account_id, key=key.id,
                       provider=provider, model=model, stream=stream, hold=amount, created=moment)
 
 
-def settle(log, usage, cost, status, estimated=False, state="settled"):
-    """Replace the hold with the charge, exactly once. The charge never exceeds the hold."""
+def settle(log, usage, cost, status, estimated=False, state="settled", route=(None, 0, None)):
+    """Replace the hold with the charge, exactly once. The charge never exceeds the hold. `route`
+    is (channel that answered, attempts, its milliseconds)."""
     cost = max(0, min(cost, log.hold))
     moment = now()
     with db.atomic():
         if not CLOSE_REQUEST.run(state, cost, status, moment, estimated, usage.prompt, usage.cached,
-                                 usage.cache_write, usage.completion, log.id).rowcount:
+                                 usage.cache_write, usage.completion, *route, log.id).rowcount:
             return False
+        if log.key_id is not None:
+            UNHOLD_KEY.run(log.hold, cost, log.key_id)
         UNHOLD.run(log.hold - cost, log.hold, log.account_id)
         if cost:
             RECORD_CHARGE.run(log.account_id, -cost, log.id, moment)
@@ -182,7 +205,18 @@ def ledger_mismatches():
                             f"{yuan(int(holds.get(account.id) or 0))}")
         if account.balance < 0:
             problems.append(f"{account.name}: negative balance {yuan(account.balance)}")
-    return problems
+    return problems + key_mismatches()
+
+
+def key_mismatches():
+    """Keys whose `spent` and `held` (what their budgets count) differ from their requests."""
+    sums = {key: (int(spent or 0), int(held or 0)) for key, spent, held in RequestLog.select(
+        RequestLog.key, fn.SUM(RequestLog.cost),
+        fn.SUM(Case(None, [(RequestLog.state == "held", RequestLog.hold)], 0)))
+        .group_by(RequestLog.key).tuples()}
+    return [f"key {key.prefix}: spent {yuan(key.spent)}, held {yuan(key.held)} != its requests' "
+            f"{yuan(sums.get(key.id, (0, 0))[0])}, {yuan(sums.get(key.id, (0, 0))[1])}"
+            for key in ApiKey.select() if (key.spent, key.held) != sums.get(key.id, (0, 0))]
 
 
 def yuan(micro):

@@ -11,6 +11,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 import money
 import validation
+from providers import PROVIDERS
 
 HEADER = "# Qingcheng Gateway price list, 元 per million tokens: flask --app gateway prices import FILE"
 DEFAULT_MAX_OUTPUT = 8192
@@ -23,9 +24,10 @@ class PriceListError(ValueError):
     """What is wrong with a price list: one line per bad entry, each naming it."""
 
 
-def parse(text):
+def parse(text, providers=tuple(PROVIDERS)):
     """[{provider, model, input, cached_input, cache_write, output, max_output}] in micro-yuan
-    from a TOML price list, or PriceListError naming every entry that is wrong."""
+    from a TOML price list, or PriceListError naming every entry that is wrong. `providers`: the
+    names it may price (default: the built-in providers; the command line adds self-hosted ones)."""
     try:
         tables = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as error:
@@ -33,7 +35,7 @@ def parse(text):
     entries, problems = [], []
     for provider, models in tables.items():
         try:
-            validation.provider(provider)
+            validation.provider(provider, providers)
         except ValueError as error:
             problems.append(f"[{provider}]: {error}")
             continue

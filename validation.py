@@ -1,9 +1,12 @@
 """What the command line and the pages accept alike: names, labels, notes, amounts, passwords,
-numbers, dates. Each check returns the value it took or raises ValueError saying what is wrong;
-the pages word that in the visitor's language, the command line shows it as it is."""
+numbers, dates, and the fields of channels and key policies. Each check returns the value it took
+(lists as lists) or raises ValueError saying what is wrong; the pages word that in the visitor's
+language, the command line shows it as it is."""
+import ipaddress
 import re
 import time
 from datetime import datetime, timezone
+from urllib.parse import urlparse
 
 import money
 from providers import PROVIDERS
@@ -11,6 +14,8 @@ from providers import PROVIDERS
 ACCOUNT_NAME = re.compile(r"^[\w.@-]{1,64}$")
 MODEL_NAME = re.compile(r"^[\w./:-]{1,100}$")
 WHOLE_NUMBER = re.compile(r"^[0-9]{1,9}$")
+CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+SECRET = re.compile(r"^[\x21-\x7e]{1,1000}$")
 MIN_PASSWORD = 8
 MAX_LABEL, MAX_NOTE = 100, 200
 MAX_YUAN = 10**9  # far below what a BIGINT column of micro-yuan holds
@@ -30,9 +35,10 @@ def model_name(text):
     return text
 
 
-def provider(name):
-    if name not in PROVIDERS:
-        raise ValueError(f"unknown provider {name!r}; known: {', '.join(PROVIDERS)}")
+def provider(name, known=tuple(PROVIDERS)):
+    """A provider's name among `known`: the built-in ones, and self-hosted channels' when given."""
+    if name not in known:
+        raise ValueError(f"unknown provider {name!r}; known: {', '.join(known)}")
     return name
 
 
@@ -99,3 +105,64 @@ def expiry(text):
 def utc(timestamp, pattern="%Y-%m-%dT%H:%M:%SZ"):
     """A unix time written in UTC; '' for None."""
     return datetime.fromtimestamp(timestamp, timezone.utc).strftime(pattern) if timestamp else ""
+
+
+def channel_name(text):
+    if not CHANNEL_NAME.match(text or ""):
+        raise ValueError("a channel name is 1 to 64 lowercase letters, digits or . _ -, "
+                         "starting with a letter or digit")
+    return text
+
+
+def base_url(text):
+    parsed = urlparse(text or "")
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or len(text) > 500 \
+            or any(c.isspace() for c in text):
+        raise ValueError("a base URL is http:// or https://, a host, and the path before "
+                         "/chat/completions")
+    return text.rstrip("/")
+
+
+def secret(text):
+    """An upstream API key: printable ASCII without spaces; '' for none (a local server)."""
+    if text and not SECRET.match(text):
+        raise ValueError("an API key is printable characters without spaces")
+    return text
+
+
+def integer(text, low, high):
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        raise ValueError(f"a whole number from {low} to {high}") from None
+    if not low <= value <= high:
+        raise ValueError(f"a whole number from {low} to {high}")
+    return value
+
+
+def model_list(text):
+    """Model names, comma-separated; [] for none."""
+    return [model_name(part.strip()) for part in (text or "").split(",") if part.strip()]
+
+
+def model_map(text):
+    """`caller-name=upstream-name` pairs, comma-separated, as a dict."""
+    pairs = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        caller, equals, upstream = part.partition("=")
+        if not equals:
+            raise ValueError("a model map is caller-name=upstream-name pairs, comma-separated")
+        pairs[model_name(caller.strip())] = model_name(upstream.strip())
+    return pairs
+
+
+def networks(text):
+    """IP networks (CIDRs, or single addresses), comma-separated, in their normal form."""
+    try:
+        return [str(ipaddress.ip_network(part.strip(), strict=False))
+                for part in (text or "").split(",") if part.strip()]
+    except ValueError:
+        raise ValueError("networks are CIDRs such as 10.0.0.0/8 or 203.0.113.7, "
+                         "comma-separated") from None

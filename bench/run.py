@@ -33,6 +33,8 @@ CHAT = {"model": "deepseek-flash", "messages": [{"role": "user", "content": "hi"
 FAST = {"chunks": 50, "interval": 0}
 SLOW = {"chunks": 50, "interval": 0.02}
 NO_PROXY = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+GATEWAY_DATA = Path("/tmp/qcbench")
+GATEWAY_DATABASE = f"sqlite:///{GATEWAY_DATA}/bench.db"
 LITELLM_CONFIG = """model_list:
   - model_name: deepseek-flash
     litellm_params:
@@ -77,11 +79,11 @@ def launch(command, log, **options):
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, **options)
 
 
-def start_gateway(port, upstream, logs, provider="deepseek", model="deepseek-flash"):
-    data = Path("/tmp/qcbench")
-    shutil.rmtree(data, ignore_errors=True)
-    data.mkdir()
-    env = {**os.environ, **NO_PROXY, "DATABASE_URL": f"sqlite:///{data}/bench.db",
+def start_gateway(port, upstream, logs, provider="deepseek", model="deepseek-flash", **settings):
+    """The gateway on a fresh database in GATEWAY_DATA; `settings` are more environment variables."""
+    shutil.rmtree(GATEWAY_DATA, ignore_errors=True)
+    GATEWAY_DATA.mkdir()
+    env = {**os.environ, **NO_PROXY, **settings, "DATABASE_URL": GATEWAY_DATABASE,
            "DEEPSEEK_BASE_URL": f"{upstream}/v1", "DEEPSEEK_API_KEY": "sk-upstream-test",
            "ANTHROPIC_BASE_URL": upstream, "ANTHROPIC_API_KEY": "sk-upstream-test"}
 

@@ -15,8 +15,3 @@ def upstreams_from_env(environ):
     return {name: Upstream(p, environ.get(f"{p.env_prefix}_BASE_URL") or p.default_base_url,
                            environ.get(f"{p.env_prefix}_API_KEY", ""))
             for name, p in PROVIDERS.items()}
-
-
-def configured(upstreams):
-    """The names of the providers the operator gave a key, in the registry's order."""
-    return [name for name, upstream in upstreams.items() if upstream.api_key]

@@ -6,7 +6,8 @@ upstream's answer back into OpenAI's shape: a whole answer (`completion`), or a 
 `upstream_error`, so every vendor answers the caller alike (docs/providers.md). Optional members
 serve the other API surfaces: `embeddings`, `reasoning`, `speaks_messages` (docs/providers.md).
 """
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Protocol
 
 from errors import ApiError
@@ -57,10 +58,21 @@ class StreamEvent:
 
 @dataclass(frozen=True)
 class Upstream:
-    """Where and as whom the gateway calls one provider."""
+    """One channel: where and as whom the gateway calls a provider. Vendor modules read
+    `provider`, `base_url` and `api_key`; the rest is how the gateway chooses among a provider's
+    channels (docs/channels.md): `models` it serves (empty: every priced model of its provider),
+    `model_map` from the caller's model name to the upstream's, and `failures` in a row when the
+    channel was read."""
     provider: "Provider"
     base_url: str
     api_key: str
+    name: str = ""
+    priority: int = 0
+    weight: int = 1
+    models: tuple = ()
+    model_map: dict = field(default_factory=dict)
+    state: str = "enabled"
+    failures: int = 0
 
 
 class Provider(Protocol):
@@ -87,26 +99,59 @@ class Provider(Protocol):
         """The caller's ApiError for an upstream error answer, through `upstream_error`."""
 
 
+class UpstreamFailure(ApiError):
+    """A failure of the channel, not of the caller's request: the request may go to another
+    channel, and the channel's health counts it (docs/channels.md). `kind` names it in a word
+    (unreachable, timeout, rate_limited, server_error, malformed, refused); `detail` says what the
+    upstream answered, without its message (which may quote credentials). A `refused` failure —
+    the upstream turned down the operator's key or funds — disables the channel at once."""
+
+    def __init__(self, status, code, message, kind, detail, headers=None):
+        super().__init__(status, code, message, headers=headers)
+        self.kind, self.detail = kind, detail
+
+    @property
+    def disables(self):
+        return self.kind == "refused"
+
+
+SHORT_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
 def upstream_error(provider, status, message=None, code=None, retry_after=None, out_of_balance=False):
     """How an upstream's error answer reaches the caller (docs/providers.md): the gateway's own
     credentials or funds (401/402/403, or a vendor's out-of-balance signal) are the operator's
     problem, a 502; a 429 is passed on with its Retry-After; any other 4xx is about the caller's
-    request and passed on; the rest is a 502."""
+    request and passed on; the rest is a 502. All but the caller's 4xx are UpstreamFailures."""
+    detail = f"HTTP {status}" + (f" {code}" if code and SHORT_CODE.match(code) else "")
     if status in (401, 402, 403) or out_of_balance:
-        return ApiError(502, "upstream_error",
-                        f"The upstream {provider} refused the gateway's own credentials or funds "
-                        f"(HTTP {status}); the operator has been told.",
-                        headers={"x-should-retry": "false"})
+        return UpstreamFailure(502, "upstream_error",
+                               f"The upstream {provider} refused the gateway's own credentials or "
+                               f"funds (HTTP {status}); the operator has been told.", "refused", detail,
+                               headers={"x-should-retry": "false"})
     if status == 429:
         seconds = retry_after if retry_after and retry_after.isdigit() else "1"
-        return ApiError(429, "upstream_rate_limited",
-                        f"The upstream {provider} is rate-limiting the gateway; retry later.",
-                        headers={"Retry-After": seconds})
+        return UpstreamFailure(429, "upstream_rate_limited",
+                               f"The upstream {provider} is rate-limiting the gateway; retry later.",
+                               "rate_limited", detail, headers={"Retry-After": seconds})
     if 400 <= status < 500:
         return ApiError(status, code or "invalid_request",
                         message or f"The upstream {provider} rejected the request (HTTP {status}).")
-    return ApiError(502, "upstream_error", f"The upstream {provider} failed (HTTP {status}).")
+    return UpstreamFailure(502, "upstream_error", f"The upstream {provider} failed (HTTP {status}).",
+                           "server_error", detail)
 
 
 def malformed(provider):
-    return ApiError(502, "upstream_error", f"The upstream {provider} sent a malformed answer.")
+    return UpstreamFailure(502, "upstream_error", f"The upstream {provider} sent a malformed answer.",
+                           "malformed", "malformed answer")
+
+
+def unreachable(provider):
+    return UpstreamFailure(502, "upstream_error",
+                           f"The upstream {provider} could not be reached or broke the connection.",
+                           "unreachable", "connection failed")
+
+
+def timed_out(provider):
+    return UpstreamFailure(504, "upstream_timeout", f"The upstream {provider} did not answer in time.",
+                           "timeout", "timed out")

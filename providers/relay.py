@@ -1,16 +1,21 @@
 """Calling an upstream and relaying its answer: timeouts, deadlines, SSE keep-alives, cleanup.
 
-A read timeout is the longest silence between bytes, not a total (docs/streaming.md), so
+`requests`' read timeout is the longest silence between bytes, not a total (docs/streaming.md), so
 every call also has a total deadline, checked as bytes arrive.
 """
+import functools
 import inspect
 import queue
+import socket
 import threading
 import time
 from dataclasses import dataclass
 
+import requests
+import urllib3
+
 from errors import ApiError
-from providers import http
+from providers.base import UpstreamFailure, timed_out, unreachable
 from providers.sse import data_event
 
 KEEPALIVE = b": keep-alive\n\n"
@@ -29,12 +34,36 @@ class Timeouts:
 
 
 def new_session():
-    """One client for all upstream calls, its connections pooled per URL."""
-    return http.Client()
+    """One pooled session for all upstream calls, which go straight to its adapter (`_send`)."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=512)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+@functools.cache
+def _proxies(url):
+    """The proxies the environment names for an upstream (HTTPS_PROXY, NO_PROXY…), read once."""
+    return requests.utils.get_environ_proxies(url)
+
+
+@functools.cache
+def _template(url):
+    """A POST to `url`, prepared once: preparing from scratch (URL parsing, merging the session's
+    settings) costs more than sending."""
+    template = requests.PreparedRequest()
+    template.prepare(method="POST", url=url, headers={"Accept-Encoding": "identity"})
+    return template
 
 
 def _send(session, url, headers, payload, timeouts):
-    return session.post(url, headers, payload, timeouts.connect, timeouts.read)
+    prepared = _template(url).copy()
+    prepared.headers.update(headers)
+    prepared.headers["Content-Length"] = str(len(payload))
+    prepared.body = payload
+    return session.get_adapter(url).send(prepared, stream=True, proxies=_proxies(url),
+                                         timeout=(timeouts.connect, timeouts.read))
 
 
 def open_upstream(session, upstream, body, stream, timeouts):
@@ -42,14 +71,14 @@ def open_upstream(session, upstream, body, stream, timeouts):
     provider = upstream.provider
     try:
         response = _send(session, *provider.request(upstream, body, stream), timeouts)
-    except TimeoutError:
-        raise _timeout(provider) from None
-    except (OSError, http.ProtocolError):
-        raise _unreachable(provider) from None
+    except requests.Timeout:
+        raise timed_out(provider.name) from None
+    except requests.RequestException:
+        raise unreachable(provider.name) from None
     if response.status_code >= 400:
         with response:
             payload = _read_all(response, time.monotonic() + timeouts.read, 64 * 1024, provider)
-        raise provider.error(response.status_code, payload, response.headers.get("retry-after"))
+        raise provider.error(response.status_code, payload, response.headers.get("Retry-After"))
     return response
 
 
@@ -63,7 +92,8 @@ def read_completion(response, upstream, timeouts, started):
 class Stream:
     """The upstream's events as a WSGI iterable: each event as it arrives, `: keep-alive` while the
     upstream is silent, an error event (`error_event(ApiError)`: bytes in the caller's API) if it
-    fails part-way.
+    fails part-way. `begin()` may wait for the first bytes before the response starts: a failure
+    before them is then raised instead, and the request may still go to another channel.
 
     `on_finish(stream)` runs once, when `usage`, `content_chunks` and `status` say what was
     delivered: before the last event (`[DONE]` or the error), so a client that read to the end
@@ -75,14 +105,28 @@ class Stream:
         self.usage = None
         self.content_chunks = 0
         self.status = 499  # until the stream ends one way or another, the client may leave
+        self.failure = None  # the ApiError it failed with part-way
         self._response = response
         self._on_finish = on_finish
         self._error_event = error_event
         self._finished = False
+        self._first = None
+        self._may_retry = False
         self._events = self._relay(upstream, wants_usage, timeouts, started + timeouts.total)
 
+    def begin(self):
+        """Wait for the first bytes for the caller (an event, or a keep-alive). If the upstream
+        fails before sending any, its ApiError is raised here and nothing is settled."""
+        self._may_retry = True
+        try:
+            self._first = next(self._events)
+        finally:
+            self._may_retry = False
+
     def __iter__(self):
-        return self._events
+        if self._first is not None:
+            yield self._first
+        yield from self._events
 
     def close(self):
         if inspect.getgeneratorstate(self._events) == inspect.GEN_CREATED:
@@ -105,7 +149,7 @@ class Stream:
                 batch = _take_ready(events, min(timeouts.keepalive, deadline - time.monotonic()))
                 if not batch:
                     if time.monotonic() >= deadline:
-                        raise _timeout(upstream.provider)
+                        raise timed_out(upstream.provider.name)
                     yield KEEPALIVE
                     continue
                 out, content, done, failure = self._absorb(batch, upstream.provider)
@@ -121,13 +165,15 @@ class Stream:
                 if failure:
                     raise failure
         except ApiError as error:
-            self.status = error.status
+            if self._may_retry:  # nothing has reached the caller yet
+                raise
+            self.status, self.failure = error.status, error
             self._finish()
             yield self._error_event(error)
         finally:
             stop.set()
             if self.status != 200:
-                self._response.abort()  # wakes the reader with an error
+                _abort(self._response)
 
     def _absorb(self, batch, provider):
         """What a batch of events relays: its bytes, how many carry content, whether the stream is
@@ -135,8 +181,9 @@ class Stream:
         parts, content = [], 0
         for event in batch:
             if event is _END:
-                return b"".join(parts), content, False, ApiError(
-                    502, "upstream_error", f"The upstream {provider.name} ended the stream early.")
+                return b"".join(parts), content, False, UpstreamFailure(
+                    502, "upstream_error", f"The upstream {provider.name} ended the stream early.",
+                    "unreachable", "stream ended early")
             if isinstance(event, ApiError):
                 return b"".join(parts), content, False, event
             self.usage = event.usage or self.usage
@@ -182,6 +229,16 @@ def _read_events(response, provider, wants_usage, events, stop):
         response.close()
 
 
+def _abort(response):
+    """Shut the upstream socket down, which wakes the reader out of its read with an error."""
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def _put(events, item, stop):
     while not stop.is_set():
         try:
@@ -195,12 +252,13 @@ def _put(events, item, stop):
 def _chunks(response, provider):
     """The body's bytes as they arrive (one read each), with transport faults as ApiErrors."""
     try:
-        while chunk := response.read1():
+        while chunk := response.raw.read1(65536):
             yield chunk
-    except TimeoutError:
-        raise _timeout(provider) from None
-    except (OSError, http.ProtocolError):
-        raise _unreachable(provider) from None
+    except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+        raise timed_out(provider.name) from None
+    except (urllib3.exceptions.HTTPError, OSError, ValueError, AttributeError):
+        # ValueError/AttributeError: urllib3 reading a response that was closed meanwhile.
+        raise unreachable(provider.name) from None
 
 
 def _read_all(response, deadline, limit, provider):
@@ -209,16 +267,8 @@ def _read_all(response, deadline, limit, provider):
         parts.append(chunk)
         size += len(chunk)
         if size > limit:
-            raise ApiError(502, "upstream_error", f"The upstream {provider.name}'s answer is too large.")
+            raise UpstreamFailure(502, "upstream_error", f"The upstream {provider.name}'s answer is "
+                                  "too large.", "malformed", "answer too large")
         if time.monotonic() > deadline:
-            raise _timeout(provider)
+            raise timed_out(provider.name)
     return b"".join(parts)
-
-
-def _timeout(provider):
-    return ApiError(504, "upstream_timeout", f"The upstream {provider.name} did not answer in time.")
-
-
-def _unreachable(provider):
-    return ApiError(502, "upstream_error",
-                    f"The upstream {provider.name} could not be reached or broke the connection.")

@@ -10,12 +10,13 @@ from werkzeug.exceptions import HTTPException
 
 import billing
 import gateway
+import key_policy
+import routing
 from errors import ApiError
-from models import Price
-from providers import anthropic_wire, configured
+from providers import anthropic_wire
 from providers.sse import named_event
-from surfaces.wire import SeenThrough
 from surfaces import embeddings, messages, responses
+from surfaces.wire import SeenThrough
 
 log = logging.getLogger("qingcheng")
 openai_shaped = Blueprint("surfaces", __name__)
@@ -37,10 +38,11 @@ def create_response():
 
 @openai_shaped.get("/v1/models/<path:model_id>")
 def retrieve_model(model_id):
-    gateway.authenticate_and_report()
-    for price in Price.of_providers(configured(current_app.config["UPSTREAMS"])):
-        if model_id in (price.model, f"{price.provider}/{price.model}"):
-            return jsonify({"id": model_id, "object": "model", "created": 0, "owned_by": price.provider})
+    """One of the models `/v1/models` lists (an alias included), by name or `provider/name`."""
+    key = gateway.authenticate_and_report()
+    for name, provider, model in routing.available(current_app.config["UPSTREAMS"]):
+        if model_id in (name, f"{provider}/{name}") and key_policy.allows_model(key, name, provider, model):
+            return jsonify({"id": model_id, "object": "model", "created": 0, "owned_by": provider})
     raise ApiError(404, "model_not_found", f"The model '{model_id}' does not exist.", param="model")
 
 
@@ -55,10 +57,10 @@ def create_message():
 def count_tokens():
     """The gateway's upper bound of the prompt's tokens (docs/money.md): what a request with this
     prompt is held for."""
-    gateway.authenticate_and_report()
+    key = gateway.authenticate_and_report()
     raw = gateway.read_body()
     chat = messages.parse(raw)
-    gateway.route(chat)
+    gateway.route(chat, key)
     return jsonify({"input_tokens": billing.prompt_token_bound(len(raw), chat.message_count)})
 
 

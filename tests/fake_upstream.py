@@ -9,7 +9,7 @@ which the gateway passes through like any unknown field:
     {"fake": {"chunks": 5, "interval": 0.01, "delay": 0, "status": 200, "retry_after": "3",
               "reset_after": null, "stall": 0, "keepalives": 0, "usage": {...} or null,
               "usage_chunk": false, "usage_in_choice": false, "text": "...", "reasoning": "...",
-              "error_body": <any JSON>, "record": false}}
+              "error_body": <any JSON>, "record": false, "gate": false}}
 
 The vendors' quirks: `usage_chunk` sends usage in a chunk of its own (`"choices": []`) when the
 request asked for it (OpenAI, Qwen, Doubao); `usage_in_choice` puts the last chunk's usage inside
@@ -25,8 +25,11 @@ aloud (`reasoning_content`) first when asked with DeepSeek's `"thinking": {"type
 Usage counts one completion token per streamed delta. POST /v1/embeddings answers one small
 vector per input, as floats or base64 as `encoding_format` asks, with a token per character.
 
+`reset_after` -1 ends a stream before its first event. POST /_behave {…} sets what every request
+gets unless its own `fake` says otherwise, so that several fake upstreams can behave differently
+for the same request; with "gate": true, requests wait until the next /_behave without it.
 GET /_stats reports what it saw (`record` keeps the bytes of each stream it sent); POST /_reset
-forgets it. Run: python fake_upstream.py API_KEY (prints the port it listens on).
+forgets it and the behaviour. Run: python fake_upstream.py API_KEY (prints the port it listens on).
 """
 import base64
 import json
@@ -69,6 +72,15 @@ class Stats:
 
 
 STATS = Stats()
+BEHAVIOUR = {}
+GATE = threading.Event()
+GATE.set()
+
+
+def behave(defaults):
+    BEHAVIOUR.clear()
+    BEHAVIOUR.update(defaults)
+    GATE.clear() if defaults.get("gate") else GATE.set()
 
 
 def usage_so_far(usage, done, total):
@@ -112,7 +124,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
         if self.path == "/_reset":
+            behave({})
             return self.reset_stats()
+        if self.path == "/_behave":
+            behave(body)
+            return self.send_json(200, {})
         if not self.path.endswith(("/chat/completions", "/embeddings")):
             return self.not_found()
         with STATS.lock:
@@ -120,7 +136,9 @@ class Handler(BaseHTTPRequestHandler):
             STATS.bodies.append(body)
             STATS.paths.append(self.path)
             STATS.authorizations.append(self.headers.get("Authorization"))
-        fake = body.get("fake") or {}
+        fake = {**BEHAVIOUR, **(body.get("fake") or {})}
+        if fake.get("gate"):
+            GATE.wait(60)
         time.sleep(fake.get("delay", 0))
         if self.headers.get("Authorization") != f"Bearer {self.api_key}":
             return self.send_json(401, {"error": {
@@ -201,6 +219,9 @@ class Handler(BaseHTTPRequestHandler):
         separate = fake.get("usage_chunk") and options.get("include_usage")
         base = {"id": "fake-1", "object": "chat.completion.chunk", "created": int(time.time()),
                 "model": body.get("model")}
+        if fake.get("reset_after") == -1:
+            self.connection.shutdown(2)  # an end before the first event
+            raise ConnectionResetError
         self.event({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
                                          "logprobs": None, "finish_reason": None}], "usage": None})
         for index, delta in enumerate(deltas):

@@ -1,5 +1,6 @@
 """What the tests share: the fake upstream process, real gunicorn servers, a bank of accounts and
 keys read straight from the database, request builders and SSE readers, and the pages' forms."""
+import dataclasses
 import html
 import json
 import os
@@ -19,6 +20,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import channels  # noqa: E402
 import money  # noqa: E402
 import models  # noqa: E402
 from database import db, open_database  # noqa: E402
@@ -29,6 +31,8 @@ from providers.openai_style import OpenAIStyle  # noqa: E402
 from providers.relay import Timeouts  # noqa: E402
 
 UPSTREAM_KEY = "sk-upstream-operator-secret"
+# ENCRYPTION_KEY for PostgreSQL runs (SQLite runs use the key file beside the database).
+TEST_ENCRYPTION_KEY = "WWN1HkI_k8gzb7b5ZsZbCxqQ8sOb0RzqPy5KAb3Hdls="
 PRICE = dict(input=2_000_000, cached_input=500_000, output=8_000_000, max_output=1000)  # 元/M: 2, 0.5, 8
 MODEL = "deepseek-flash"
 
@@ -43,12 +47,13 @@ def required(service):
 
 
 class FakeUpstream:
-    """A fake upstream process, `script` in tests/: `url` is its base URL in the sense of its
-    vendor's SDK, ending in `path`."""
+    """A fake upstream process, `script` in tests/, that accepts the API key `key`: `url` is its
+    base URL in the sense of its vendor's SDK, ending in `path`."""
 
-    def __init__(self, script="fake_upstream.py", path="/v1"):
-        self.process = subprocess.Popen([sys.executable, str(ROOT / "tests" / script),
-                                         UPSTREAM_KEY], stdout=subprocess.PIPE, text=True)
+    def __init__(self, script="fake_upstream.py", path="/v1", key=UPSTREAM_KEY):
+        self.key = key
+        self.process = subprocess.Popen([sys.executable, str(ROOT / "tests" / script), key],
+                                        stdout=subprocess.PIPE, text=True)
         self.port = int(self.process.stdout.readline())
         self.url = f"http://127.0.0.1:{self.port}{path}"
 
@@ -57,6 +62,10 @@ class FakeUpstream:
 
     def reset(self):
         requests.post(f"http://127.0.0.1:{self.port}/_reset", json={}, timeout=5)
+
+    def behave(self, **fake):
+        """Answer every request as its `fake` would say, unless the request's own says otherwise."""
+        requests.post(f"http://127.0.0.1:{self.port}/_behave", json=fake, timeout=5)
 
     def wait_for(self, condition, timeout=5.0):
         """The stats once `condition(stats)` holds, or the last stats after `timeout`."""
@@ -76,6 +85,28 @@ class FakeUpstream:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+@contextmanager
+def fake_upstreams(count):
+    """`count` fake upstream processes, each accepting a key of its own."""
+    started = [FakeUpstream(key=f"sk-fake-{n}-0123456789") for n in ("alpha", "bravo", "charlie", "delta")[:count]]
+    try:
+        yield started
+    finally:
+        for fake in started:
+            fake.stop()
+
+
+def fresh(app, fakes):
+    """The fakes answering normally, and no channel but those a test adds: no provider's key is in
+    the app's environment."""
+    app.config["UPSTREAMS"] = {name: dataclasses.replace(upstream, api_key="")
+                               for name, upstream in app.config["UPSTREAMS"].items()}
+    models.Channel.delete().execute()
+    for fake in fakes:
+        fake.reset()
+    return fakes
 
 
 def empty_database(url):
@@ -117,7 +148,18 @@ def new_app(database, upstream_url, **config):
 def app_config(database, upstream_url, **overrides):
     return {"DATABASE_URL": database, "TESTING": True, "REDIS_URL": None,
             "UPSTREAMS": openai_style_upstreams(upstream_url),
-            "TIMEOUTS": Timeouts(connect=2, read=2, total=5, keepalive=0.3), **overrides}
+            "TIMEOUTS": Timeouts(connect=2, read=2, total=5, keepalive=0.3),
+            "ENCRYPTION_KEY": encryption_key(database), **overrides}
+
+
+def encryption_key(database):
+    return None if database.startswith("sqlite") else TEST_ENCRYPTION_KEY
+
+
+def add_channel(app, name, upstream, provider="deepseek", **fields):
+    """A channel to a fake upstream, with its key; `fields` as the command line takes them."""
+    return channels.add(app.extensions["keyring"], provider, name=name, base_url=upstream.url,
+                        api_key=upstream.key, **{field: str(value) for field, value in fields.items()})
 
 
 class Bank:
@@ -208,16 +250,16 @@ def free_port():
 class GatewayServer:
     """The gateway under real `gunicorn -c gunicorn.conf.py` with gevent workers."""
 
-    def __init__(self, database, upstream_url, workers=2, log_path=None, **env):
+    def __init__(self, database, upstream_url, workers=2, log_path=None, gunicorn_args="", **env):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # A SECRET_KEY of its own: tests empty the database (the stored one too) while it runs.
         environment = {**os.environ, "SECRET_KEY": "test-secret-key-for-web-sessions",
                        "DATABASE_URL": database, **upstream_environment(upstream_url),
-                       "UPSTREAM_READ_TIMEOUT": "3",
+                       "UPSTREAM_READ_TIMEOUT": "3", "ENCRYPTION_KEY": encryption_key(database) or "",
                        "UPSTREAM_DEADLINE": "20", "SSE_KEEPALIVE_SECONDS": "0.5",
                        "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{self.port} --workers {workers} "
-                                            "--access-logfile -",
+                                            f"--access-logfile - {gunicorn_args}",
                        **env}
         self.log_path = log_path
         self.log = open(log_path, "wb") if log_path else subprocess.DEVNULL
@@ -249,6 +291,19 @@ class GatewayServer:
             self.process.wait(5)
         if self.log_path:
             self.log.close()
+
+
+def wait_until(condition, timeout=5.0):
+    """`condition()` once it is true, or its last value after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return value
+
+
+def worker_pids(log_text):
+    """The pids of the workers gunicorn booted, from its log."""
+    return set(re.findall(r"Booting worker with pid: (\d+)", log_text))
 
 
 def wait_until_settled(account, timeout=5.0):

@@ -10,7 +10,7 @@ import requests
 import models
 import money
 from web import auth
-from helpers import DESKTOP, PHONE, chat, expected_cost, headers, sse_data
+from helpers import DESKTOP, PHONE, UPSTREAM_KEY, chat, expected_cost, headers, sse_data
 from models import RequestLog
 
 BOSS_PASSWORD, ALICE_PASSWORD = "boss-password-1", "alice-password-1"
@@ -181,3 +181,56 @@ def test_sessions_and_the_sign_in_throttle_hold_on_every_worker(server):
     answers = [requests.get(server.url + "/keys", cookies=cookies, headers=fresh, timeout=10,
                             allow_redirects=False).status_code for _ in range(6)]
     assert answers == [200] * 6
+
+
+def test_an_admin_adds_a_channel_sees_its_health_and_brings_it_back(screens, server, upstream, bank, tmp_path):
+    from playwright.sync_api import expect
+    money.create_account("boss", is_admin=True, password=BOSS_PASSWORD)
+    token = bank.key(bank.account("10"))
+    page = screens.page
+    page.goto(server.url + "/signin")
+    sign_in(page, "boss", BOSS_PASSWORD)
+    page.click("text=渠道")
+    expect(page.locator("h1")).to_have_text("渠道")
+    expect(page.locator('tr[data-name="deepseek"]')).to_contain_text("DEEPSEEK_API_KEY")
+
+    # A second account at the same upstream, tried first; its key is typed once, then masked.
+    page.fill("#add-channel input[name=name]", "backup")
+    page.fill("#add-channel input[name=base_url]", upstream.url)
+    page.fill("#add-channel input[name=api_key]", UPSTREAM_KEY)
+    page.fill("#add-channel input[name=priority]", "5")
+    page.click("#add-channel button")
+    expect(page.locator(".notice.success")).to_contain_text("渠道 backup 已添加")
+    backup = page.locator('tr[data-name="backup"]')
+    expect(backup).to_contain_text("sk-…cret")
+    assert UPSTREAM_KEY not in page.content()
+
+    # It serves; then the upstream says the balance is gone, and both channels stop at once.
+    assert requests.post(server.url + "/v1/chat/completions", json=chat(), headers=headers(token),
+                         timeout=10).status_code == 200
+    upstream.behave(status=402, message="Insufficient Balance", code="insufficient_balance")
+    assert requests.post(server.url + "/v1/chat/completions", json=chat(), headers=headers(token),
+                         timeout=10).status_code == 502
+    upstream.behave()
+    page.reload()
+    expect(backup.locator(".channel-state")).to_contain_text("自动停用")
+    expect(backup.locator(".channel-state")).to_contain_text("HTTP 402 insufficient_balance")
+    expect(backup.locator(".success")).to_contain_text("50% (1/2)")
+    expect(backup.locator(".last-error")).to_contain_text("HTTP 402")
+    screens.shoot("channels")
+
+    # The admin brings it back and edits it; the key stays stored, shown masked only.
+    backup.locator("button:has-text('启用')").click()
+    expect(page.locator(".notice.success")).to_contain_text("渠道 backup 已启用")
+    expect(backup.locator(".channel-state")).to_have_text("启用")
+    backup.locator("a:has-text('编辑')").click()
+    expect(page.locator("input[name=api_key]")).to_have_attribute("placeholder", "留空则保留 sk-…cret")
+    screens.shoot("channel-edit")
+    page.fill("input[name=weight]", "3")
+    page.click("#edit-channel button:has-text('保存')")
+    expect(page.locator(".notice.success")).to_contain_text("渠道 backup 已保存")
+    expect(backup).to_contain_text("5 / 3")
+    assert requests.post(server.url + "/v1/chat/completions", json=chat(), headers=headers(token),
+                         timeout=10).status_code == 200
+    assert UPSTREAM_KEY not in server.log_text()
+    print(f"\nscreenshots: {tmp_path}")

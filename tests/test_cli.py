@@ -119,7 +119,8 @@ def test_accounts_show_lists_balance_and_keys_without_secrets(cli):
     shown = json.loads(cli("accounts", "show", "alice").stdout)
     assert shown["balance"] == "3.000000" and shown["held"] == "0.000000"
     assert shown["keys"] == [{"prefix": token[:14], "label": "", "state": "active", "rpm": None,
-                              "tpm": None, "concurrency": None, "expires": None}]
+                              "tpm": None, "concurrency": None, "expires": None, "models": [],
+                              "budget": None, "spent": "0.000000", "ips": []}]
     assert token not in json.dumps(shown)
 
 

@@ -3,12 +3,18 @@ import pytest
 
 import models
 import money
+from errors import ApiError
 from providers.base import Usage
 from models import Account, LedgerEntry, RequestLog
 
 
+def key_of(bank, balance="1", **policies):
+    token = bank.key(bank.account(balance), **policies)
+    return models.ApiKey.get(models.ApiKey.digest == models.ApiKey.digest_of(token))
+
+
 def held_request(bank, balance="1", hold=300_000):
-    key = models.ApiKey.get(models.ApiKey.digest == models.ApiKey.digest_of(bank.key(bank.account(balance))))
+    key = key_of(bank, balance)
     return key, money.hold(key, hold, "req_test", "deepseek", "deepseek-flash", False)
 
 
@@ -20,10 +26,35 @@ def test_hold_moves_money_from_balance_to_held(bank):
 
 
 def test_hold_larger_than_the_balance_is_refused_and_moves_nothing(bank):
-    key, row = held_request(bank, balance="0.2", hold=200_001)
-    assert row is None
+    key = key_of(bank, balance="0.2")
+    with pytest.raises(ApiError) as refused:
+        money.hold(key, 200_001, "req_test", "deepseek", "deepseek-flash", False)
+    assert (refused.value.status, refused.value.code) == (403, "insufficient_balance")
     assert Account.get_by_id(key.account_id).balance == 200_000
+    assert models.ApiKey.get_by_id(key.id).held == 0
     assert RequestLog.select().count() == 0
+
+
+def test_hold_beyond_the_keys_budget_is_refused_and_moves_nothing(bank):
+    key = key_of(bank, balance="10", budget=500_000)
+    money.hold(key, 300_000, "req_1", "deepseek", "deepseek-flash", False)
+    with pytest.raises(ApiError) as refused:
+        money.hold(key, 200_001, "req_2", "deepseek", "deepseek-flash", False)
+    assert (refused.value.status, refused.value.code) == (403, "key_budget_exceeded")
+    assert Account.get_by_id(key.account_id).balance == 9_700_000
+    assert models.ApiKey.get_by_id(key.id).held == 300_000
+    bank.assert_consistent()
+
+
+def test_a_keys_budget_counts_what_it_spent_and_what_it_holds(bank):
+    key = key_of(bank, balance="10", budget=500_000)
+    row = money.hold(key, 300_000, "req_1", "deepseek", "deepseek-flash", False)
+    money.settle(row, Usage(prompt=10), 100_000, 200)
+    assert (models.ApiKey.get_by_id(key.id).spent, models.ApiKey.get_by_id(key.id).held) == (100_000, 0)
+    money.hold(key, 400_000, "req_2", "deepseek", "deepseek-flash", False)  # exactly what is left
+    with pytest.raises(ApiError):
+        money.hold(key, 1, "req_3", "deepseek", "deepseek-flash", False)
+    bank.assert_consistent()
 
 
 def test_settle_replaces_the_hold_with_the_charge_and_a_ledger_row(bank):

@@ -1,6 +1,6 @@
 """A database made by an earlier release gets the columns added since, at start-up and by
-`init-db`, and keeps its data (models.ADDED_COLUMNS): prices' cache-write price, the request log's
-cache-write tokens."""
+`init-db`, and keeps its data (models.add_missing_columns): prices' cache-write price, the request
+log's cache-write tokens."""
 import gateway
 from database import db
 from helpers import MODEL, PRICE, app_config, chat, expected_cost, headers

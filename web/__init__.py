@@ -1,5 +1,5 @@
 """The web pages, as blueprints side by side: the API documentation (`docs`), signing in
-(`auth`), the key page (`keys`) and the admin pages (`admin`). What they share is here: sessions,
+(`auth`), the key page (`keys`), the admin pages (`admin`) and the channel page (`channels`). What they share is here: sessions,
 CSRF checks, security headers, the page language, template filters and error pages."""
 from pathlib import Path
 
@@ -7,10 +7,10 @@ from flask import flash, redirect, render_template, request, url_for
 
 import money
 import validation
-from web import admin, auth, docs, forms, i18n, keys
+from web import admin, auth, channels, docs, forms, i18n, keys
 from web.i18n import t
 
-BLUEPRINTS = (docs.docs, auth.auth, keys.keys, admin.admin)
+BLUEPRINTS = (docs.docs, auth.auth, keys.keys, admin.admin, channels.admin_channels)
 PAGES = {blueprint.name for blueprint in BLUEPRINTS}
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "

@@ -1,13 +1,13 @@
 """The admin pages (admins only; anyone else gets 403): accounts — create, top up, see their keys
-and usage — and the prices per provider and model."""
+and usage — and the prices per provider (a self-hosted channel's name included) and model."""
 import logging
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 import money
+import routing
 import validation
 from models import Account, IntegrityError, Price
-from providers import PROVIDERS
 from web import auth, queries
 from web.auth import current_account
 from web.forms import FormError, amount, checked, page_number, whole_number
@@ -69,15 +69,17 @@ def topup(account_id):
 def prices():
     editing = Price.get_or_none((Price.provider == request.args.get("provider", ""))
                                 & (Price.model == request.args.get("model", "")))
-    return render_template("admin_prices.html", prices=Price.of_providers(PROVIDERS),
-                           providers=PROVIDERS, editing=editing, fields=PRICE_FIELDS)
+    providers = routing.provider_names()
+    return render_template("admin_prices.html", prices=Price.of_providers(providers),
+                           providers=providers, editing=editing, fields=PRICE_FIELDS)
 
 
 @admin.post("/prices")
 def set_price():
     form = request.form
     provider, model = form.get("provider", ""), form.get("model", "").strip()
-    checked(validation.provider, provider, t("unknown_provider"))
+    checked(lambda name: validation.provider(name, routing.provider_names()), provider,
+            t("unknown_provider"))
     checked(validation.model_name, model, t("invalid_model"))
     fields = {name: amount(form.get(name, ""), t(label)) if required or form.get(name, "").strip()
               else None for name, label, required in PRICE_FIELDS}

@@ -5,8 +5,8 @@ from itertools import groupby
 from flask import Blueprint, current_app, render_template, request
 
 import errors
-from models import Price
-from providers import PROVIDERS, configured
+import routing
+from providers import PROVIDERS
 from web import queries
 from web.auth import current_account
 from web.i18n import t
@@ -37,7 +37,7 @@ ERRORS = tuple((status, " · ".join(code for _, code, _ in rows), text)
 
 @docs.get("/")
 def index():
-    prices = Price.of_providers(configured(current_app.config["UPSTREAMS"]))
+    prices = routing.reachable_prices(current_app.config["UPSTREAMS"])
     provider, model = ((prices[0].provider, prices[0].model) if prices
                        else next((name, p.models[0]) for name, p in PROVIDERS.items()))
     embedding_provider, embedding_model = embedding_model_of(prices)

@@ -1,5 +1,5 @@
-"""The key page `/keys` (sign-in required): an account's balance, its keys — create, edit,
-revoke — and its usage. An id that is not one of the signed-in account's keys answers 404."""
+"""The key page `/keys` (sign-in required): an account's balance, its keys — create, edit (limits
+and policies: models, budget, networks), revoke — and its usage. An id that is not one of the signed-in account's keys answers 404."""
 import logging
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -9,7 +9,7 @@ import validation
 from models import ApiKey
 from web import auth, queries
 from web.auth import current_account
-from web.forms import checked, expiry, page_number, whole_number
+from web.forms import amount, checked, expiry, page_number, whole_number
 from web.i18n import t
 
 log = logging.getLogger("qingcheng")
@@ -63,10 +63,14 @@ def own_key(key_id):
 
 
 def key_fields(form):
-    """The label, limits and expiry that a key form sets."""
+    """The label, limits, expiry and policies that a key form sets."""
     fields = {name: whole_number(form.get(name, ""), t(name)) for name in LIMITS}
     label = checked(validation.label, form.get("label", ""), t("label_too_long", n=validation.MAX_LABEL))
-    return dict(fields, label=label, expires=expiry(form.get("expires", "")))
+    budget = form.get("budget", "")
+    return dict(fields, label=label, expires=expiry(form.get("expires", "")),
+                models=",".join(checked(validation.model_list, form.get("models", ""), t("invalid_models"))),
+                ips=",".join(checked(validation.networks, form.get("ips", ""), t("invalid_networks"))),
+                budget=amount(budget, t("budget")) if budget.strip() else None)
 
 
 def account_view(owner, page):

@@ -1,11 +1,15 @@
-"""What the pages read: an account's keys, its requests page by page, its spending per day, and
-the accounts overview."""
+"""What the pages read: an account's keys, its requests page by page, its spending per day, the
+accounts overview, and the channels' recent health."""
+import statistics
+
 from peewee import JOIN, fn
 
 from database import is_postgres
-from models import Account, ApiKey, RequestLog, now
+from models import Account, ApiKey, Channel, ChannelFailure, RequestLog, now
 
 DAY = 86400
+HEALTH_WINDOW = 3600  # "recent" on the channel page: the last hour
+LATENCY_SAMPLE = 200
 
 
 def account_key(account_id, key_id):
@@ -45,3 +49,30 @@ def daily_usage(account_id, days):
             .group_by(day).tuples())
     totals = {int(d): (int(cost or 0), int(tokens or 0)) for d, cost, tokens in rows}
     return [(d * DAY, *totals.get(d, (0, 0))) for d in range(today - days + 1, today + 1)]
+
+
+def channel_health(window=HEALTH_WINDOW):
+    """{channel name: {answered, failed, rate (whole %, None without attempts), median_ms, last_error
+    (a ChannelFailure or None)}} over the last `window` seconds. An attempt answered when the
+    channel served the request (a stream that broke part-way counts as a failure only)."""
+    since = now() - window
+    answered = dict(RequestLog.select(RequestLog.channel, fn.COUNT(RequestLog.id))
+                    .where(RequestLog.channel.is_null(False) & (RequestLog.created >= since)
+                           & (RequestLog.status < 500))
+                    .group_by(RequestLog.channel).tuples())
+    failed = dict(ChannelFailure.select(ChannelFailure.channel, fn.COUNT(ChannelFailure.id))
+                  .where(ChannelFailure.created >= since).group_by(ChannelFailure.channel).tuples())
+    health = {}
+    for name, in Channel.select(Channel.name).tuples():
+        good, bad = answered.get(name, 0), failed.get(name, 0)
+        latencies = [ms for ms, in RequestLog.select(RequestLog.upstream_ms)
+                     .where((RequestLog.channel == name) & (RequestLog.created >= since)
+                            & RequestLog.upstream_ms.is_null(False))
+                     .order_by(RequestLog.created.desc()).limit(LATENCY_SAMPLE).tuples()]
+        health[name] = {
+            "answered": good, "failed": bad,
+            "rate": 100 * good // (good + bad) if good + bad else None,
+            "median_ms": round(statistics.median(latencies)) if latencies else None,
+            "last_error": ChannelFailure.select().where(ChannelFailure.channel == name)
+                                        .order_by(ChannelFailure.created.desc()).first()}
+    return health

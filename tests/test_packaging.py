@@ -1,6 +1,5 @@
 """What `pip install .` gives a newcomer: every module, the pages' files, gunicorn's gevent extra,
 and a server that works from any working directory."""
-import configparser
 import os
 import subprocess
 import sys
@@ -8,14 +7,13 @@ import time
 
 import pytest
 import requests
+from setuptools.config.setupcfg import read_configuration
 
 from helpers import MODEL, ROOT, UPSTREAM_KEY, free_port
 
 
 def test_every_top_level_module_is_listed_for_installation():
-    config = configparser.ConfigParser()
-    config.read(ROOT / "setup.cfg")
-    listed = {name.strip() for name in config["options"]["py_modules"].split(",")}
+    listed = set(read_configuration(ROOT / "setup.cfg")["options"]["py_modules"])
     on_disk = {path.stem for path in ROOT.glob("*.py")} - {"gunicorn.conf"}
     assert listed == on_disk
 

@@ -103,3 +103,10 @@ def user(bank):
 @pytest.fixture
 def admin(bank):
     return bank.account("0", name="boss", is_admin=True, password=PASSWORD)
+
+
+@pytest.fixture
+def cli(app):
+    """The operator's command line, through Flask's CLI runner."""
+    runner = app.test_cli_runner()
+    return lambda *args, **kwargs: runner.invoke(args=list(args), **kwargs)

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from helpers import MODEL, PASSWORD, SESSION_COOKIE, csrf_token, page, post_form, sign_in
-from web import auth, docs, i18n
+from web import auth, docs, docs_text, i18n, pages_text
 from models import Account, ApiKey, LedgerEntry, Price, SignInFailure
 
 # --- the documentation page ---------------------------------------------------------------------
@@ -107,6 +107,10 @@ def test_the_switch_picks_english_and_the_choice_is_remembered(client):
 def test_the_browsers_language_is_followed(client, accept, expected):
     html = client.get("/", headers={"Accept-Language": accept}).get_data(as_text=True)
     assert f'<html lang="{expected}">' in html
+
+
+def test_no_text_is_named_in_both_tables():
+    assert not set(docs_text.STRINGS) & set(pages_text.STRINGS)
 
 
 def test_both_languages_have_every_text():

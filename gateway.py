@@ -84,6 +84,8 @@ def create_app(config=None):
     cli_channels.register(app)
     app.register_blueprint(api)
     surfaces.register(app)
+    import openapi  # it reads the surfaces, which load after the gateway
+    app.register_blueprint(openapi.openapi)
     web.register(app)
     return app
 

@@ -99,6 +99,9 @@ STRINGS = {
                       "A non-streaming request gets the upstream's chat.completion JSON, with its "
                       "usage; a streaming one gets text/event-stream. Every response carries "
                       "X-Request-ID; a key with rate limits also gets the x-ratelimit-* headers."),
+    "openapi_link": ("机器可读的接口描述（OpenAPI 3.1），可导入 Postman、生成客户端或做测试：",
+                     "The API as a machine-readable description (OpenAPI 3.1), for Postman, client "
+                     "generators or tests:"),
     "examples_title": ("示例", "Examples"),
     "examples_node": ("JavaScript 示例运行于 Node.js 18+（保存为 .mjs 文件）。",
                       "The JavaScript examples run in Node.js 18+ (save them as .mjs)."),

@@ -112,9 +112,13 @@ def check_number(body, name, low, high):
 
 
 def check_count(body, name):
+    """A whole number from 1, or absent; 5.0 is the integer 5 in JSON (and in /openapi.json), and
+    goes on as 5."""
     value = body.get(name)
     if value is None:
         return
+    if isinstance(value, float) and value.is_integer():
+        value = body[name] = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise bad_request(f"'{name}' must be an integer of at least 1.", name)
 

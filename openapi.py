@@ -38,7 +38,9 @@ def answer(description, schema_name, stream=None):
     """A 200 answer: JSON, and for a streaming route its SSE when the body asks for a stream."""
     content = {JSON: {"schema": ref(schema_name)}}
     if stream:
-        content["text/event-stream"] = {"schema": {"type": "string", "description": stream}}
+        content["text/event-stream"] = {"schema": obj(
+            {"event": {"type": "string"}, "data": {"type": "string"}}, required=("data",),
+            description=f"Each event of the stream: {stream}")}
     return {"description": description, "content": content}
 
 
@@ -133,10 +135,20 @@ MESSAGES_REQUEST = obj({
     "stream": STREAM,
 }, required=("model", "messages"), description="Anthropic's Messages.")
 
+STRING = {"type": "string"}
+PARTS = {"type": "array", "items": BLOCK}
+RESPONSE_ITEM = {"anyOf": [
+    obj({"type": {"const": "message"}, "role": {"enum": ["user", "assistant", "system", "developer"]},
+         "content": {"anyOf": [STRING, PARTS]}}, required=("role", "content")),
+    obj({"type": {"const": "function_call"}, "call_id": STRING, "name": STRING,
+         "arguments": optional("string")}, required=("type", "call_id", "name")),
+    obj({"type": {"const": "function_call_output"}, "call_id": STRING,
+         "output": {"anyOf": [STRING, PARTS]}}, required=("type", "call_id", "output")),
+    obj({"type": {"const": "reasoning"}, "summary": optional("array")}, required=("type",)),
+]}
 RESPONSES_REQUEST = obj({
     "model": MODEL,
-    "input": {"anyOf": [{"type": "string"}, {"type": "array", "minItems": 1, "items": {
-        "type": "object", "additionalProperties": True}}]},
+    "input": {"anyOf": [STRING, {"type": "array", "minItems": 1, "items": RESPONSE_ITEM}]},
     "instructions": optional("string"),
     "tools": optional("array", items=obj({"type": {"const": "function"}, "name": {"type": "string"}},
                                          required=("type", "name"))),

@@ -48,6 +48,14 @@ def test_a_surrogate_pair_escape_is_ordinary_text(client, bank, upstream):
     assert upstream.stats()["bodies"][0]["messages"][0]["content"] == "🌍"
 
 
+def test_an_integer_written_with_a_zero_fraction_is_that_integer(client, bank, upstream):
+    response = post(client, chat(max_tokens=5.0), bank.key())
+    assert response.status_code == 200, response.get_json()
+    sent = upstream.stats()["bodies"][0]["max_tokens"]
+    assert sent == 5 and isinstance(sent, int)
+    assert post(client, chat(max_tokens=5.5), bank.key()).status_code == 400
+
+
 @dataclasses.dataclass(frozen=True)
 class BrokenProvider:
     """DeepSeek, but reading a whole answer fails inside the gateway."""

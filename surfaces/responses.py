@@ -246,6 +246,9 @@ def _items(items):
             raise bad_request(f"{where}: items of type '{kind}' are not supported.", "input")
         if reasoning and messages[-1]["role"] == "assistant":
             messages[-1]["reasoning_content"], reasoning = reasoning, ""
+    if not messages:
+        raise bad_request("'input' holds no message, function call or output: reasoning items alone "
+                          "leave nothing to answer.", "input")
     return messages
 
 

@@ -152,6 +152,8 @@ def check_body(body):
     for name in ("model", "messages", "max_tokens"):
         if name not in body:
             raise Refusal(400, f"{name}: Field required")
+    if not body["messages"]:
+        raise Refusal(400, "messages: at least one message is required")
     if not isinstance(body["max_tokens"], int) or body["max_tokens"] < 1:
         raise Refusal(400, "max_tokens: Input should be a valid integer greater than 0")
     if not 0 <= body.get("temperature", 1) <= 1:

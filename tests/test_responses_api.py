@@ -162,6 +162,16 @@ def test_input_without_a_chat_equivalent_is_400(server, bank, upstream, given):
     assert upstream.stats()["requests"] == 0
 
 
+def test_input_of_reasoning_items_alone_is_400_before_anything_is_held(server, bank, upstream):
+    account = bank.account("10")
+    with pytest.raises(openai.BadRequestError) as refused:
+        client(server, bank.key(account)).responses.create(
+            model=MODEL, input=[{"type": "reasoning", "summary": []}])
+    assert refused.value.param == "input" and "reasoning items alone" in refused.value.message
+    assert upstream.stats()["requests"] == 0
+    assert bank.balance(account) == 10_000_000 and bank.requests(account) == []
+
+
 # --- GET /v1/models/{id} ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", [MODEL, f"deepseek/{MODEL}"])

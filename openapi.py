@@ -64,7 +64,8 @@ def error_responses(envelope="Error"):
                     "content": {JSON: {"schema": ref(envelope)}}}
         if status == 429:
             response["headers"] = {"Retry-After": {
-                "description": "Seconds to wait before retrying.", "schema": {"type": "string"}}}
+                "description": "Seconds to wait before retrying.", "required": True,
+                "schema": {"type": "string", "pattern": r"^\d+$"}}}
         out[f"{envelope}{status}"] = response
     out[f"{envelope}Upstream4XX"] = {
         "description": "The upstream refused the request itself (e.g. 400, 422): its status and "

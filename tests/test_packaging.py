@@ -50,7 +50,7 @@ def test_a_non_editable_install_serves_pages_static_files_and_chat_from_another_
     try:
         base = f"http://127.0.0.1:{port}"
         wait_until_up(base, server)
-        for path in ("/", "/signin", "/static/site.css", "/static/site.js"):
+        for path in ("/", "/signin", "/static/site.css", "/static/site.js", "/openapi.json"):
             assert requests.get(base + path, timeout=5).status_code == 200, path
         assert "找不到这个页面" in requests.get(base + "/no-such-page", timeout=5).text
         answer = requests.post(base + "/v1/chat/completions", timeout=10,

@@ -62,6 +62,7 @@ def test_generated_requests_get_no_5xx_and_errors_in_the_envelope(server, key, m
         case.validate_response(response, checks=CONFORMANCE)
 
     send()
+    assert "Traceback" not in server.log_text()  # nothing failed inside, even after answering
 
 
 def aim(case, provider, model):

@@ -110,7 +110,8 @@ CHAT_REQUEST = obj({
 }, required=("model", "messages"),
     description="OpenAI's Chat Completions; every other field goes upstream unchanged.")
 
-TOKEN_IDS = {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 0}}
+TOKEN_IDS = {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 0},
+             "description": "Token ids, written as integers (7, not 7.0)."}
 TEXT = {"type": "string", "minLength": 1}
 EMBEDDINGS_REQUEST = obj({
     "model": MODEL,

@@ -27,8 +27,8 @@ RUNS = [(mode, method, path) for mode in GenerationMode for method, path in OPER
 EMBEDDING = ("qwen", "text-embedding-v4")
 # Where a generated request may be aimed, so that it reaches an upstream: a priced model and its
 # provider (a random model name is mostly a 400 `model_not_found`). None leaves it as generated.
-TARGETS = {"/v1/embeddings": [None, EMBEDDING]}
-CHAT_TARGETS = [None, ("deepseek", MODEL), ("anthropic", CLAUDE)]
+TARGETS = {"/v1/embeddings": [EMBEDDING, None]}
+CHAT_TARGETS = [("deepseek", MODEL), ("anthropic", CLAUDE), None]
 CONFORMANCE = [checks.status_code_conformance, checks.content_type_conformance,
                checks.response_headers_conformance, checks.response_schema_conformance]
 

@@ -8,7 +8,9 @@ wsgi_app = "gateway:gunicorn_app()"
 bind = os.environ.get("BIND", "0.0.0.0:9090")
 workers = int(os.environ.get("WEB_CONCURRENCY", 2))
 worker_class = "gevent"
-worker_connections = 2000
+# Concurrent connections a worker serves; a stream holds two file descriptors (the caller's and
+# the upstream's), so the open-file limit must exceed 2 × this (README "Speed and scale").
+worker_connections = 10000
 # For gevent workers this is a liveness heartbeat, not a request limit; streams run longer.
 timeout = 30
 graceful_timeout = 30

@@ -1,0 +1,215 @@
+"""deploy/: the nginx site in front of real gunicorn, with Debian's nginx run as a test process (not
+the system's service), and the systemd unit's and the site's numbers against the gateway's."""
+import os
+import re
+import runpy
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+import requests
+
+import gateway
+from helpers import (ROOT, GatewayServer, chat, free_port, headers, required, sse_data,
+                     wait_until_settled)
+
+SITE = ROOT / "deploy" / "nginx-qingcheng.conf"
+UNIT = ROOT / "deploy" / "qingcheng-gateway.service"
+NGINX_CONF = """daemon off;
+{user}
+worker_processes 1;
+pid {here}/nginx.pid;
+error_log {here}/error.log;
+events {{ worker_connections 256; }}
+http {{
+    access_log {here}/access.log;
+    client_body_temp_path {here}/client_body;
+    proxy_temp_path {here}/proxy;
+    fastcgi_temp_path {here}/fastcgi;
+    uwsgi_temp_path {here}/uwsgi;
+    scgi_temp_path {here}/scgi;
+    include {here}/site.conf;
+}}
+"""
+
+
+class Nginx:
+    """deploy/nginx-qingcheng.conf in front of the gateway at `upstream_port`, listening on a free
+    loopback port, everything it writes in `here`."""
+
+    def __init__(self, upstream_port, here):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.here = here
+        (here / "site.conf").write_text(site_for(self.port, upstream_port))
+        # nginx started by root hands its workers to `nobody`, who may not enter pytest's tmp dir.
+        user = "user root;" if os.geteuid() == 0 else ""
+        (here / "nginx.conf").write_text(NGINX_CONF.format(here=here, user=user))
+        self.process = subprocess.Popen([shutil.which("nginx"), "-p", str(here), "-c", str(here / "nginx.conf"),
+                                         "-e", str(here / "error.log")], stderr=subprocess.STDOUT,
+                                        stdout=open(here / "nginx.out", "wb"))
+        self.wait_until_listening()
+
+    def wait_until_listening(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("nginx did not start: " + (self.here / "nginx.out").read_text(errors="replace")
+                           + (self.here / "error.log").read_text(errors="replace"))
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def site_for(port, upstream_port):
+    """The site file as shipped, listening on `port` and proxying to `upstream_port`."""
+    site = SITE.read_text()
+    assert "listen 80;" in site and "listen [::]:80;" in site and "server 127.0.0.1:9090;" in site
+    return (site.replace("listen 80;", f"listen 127.0.0.1:{port};").replace("listen [::]:80;", "")
+            .replace("server 127.0.0.1:9090;", f"server 127.0.0.1:{upstream_port};"))
+
+
+def nginx_present():
+    if shutil.which("nginx") is None:
+        required("nginx (Debian's nginx package)")("no nginx on PATH")
+
+
+@pytest.fixture(scope="module")
+def behind_nginx(database, upstream_server, tmp_path_factory):
+    """gunicorn trusting nginx alone (FORWARDED_ALLOW_IPS=127.0.0.1), and nginx in front of it."""
+    nginx_present()
+    server = GatewayServer(database, upstream_server.url, FORWARDED_ALLOW_IPS="127.0.0.1",
+                           log_path=tmp_path_factory.mktemp("gunicorn") / "gunicorn.log")
+    proxy = Nginx(server.port, tmp_path_factory.mktemp("nginx"))
+    yield proxy
+    proxy.stop()
+    server.stop()
+
+
+@pytest.fixture
+def nginx(app, behind_nginx):
+    """nginx in front of gunicorn (one per module) on the same database as `app`."""
+    return behind_nginx
+
+
+class FromAddress(requests.adapters.HTTPAdapter):
+    """Connections from a loopback address of our choosing: a caller other than nginx's 127.0.0.1."""
+
+    def __init__(self, address):
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, source_address=(self.address, 0), **kwargs)
+
+
+def caller_at(address):
+    session = requests.Session()
+    session.mount("http://", FromAddress(address))
+    return session
+
+
+# --- through nginx ------------------------------------------------------------------------------
+
+def test_a_stream_comes_through_nginx_event_by_event(nginx, bank, upstream):
+    body = chat(stream=True, fake={"chunks": 5, "interval": 0.3})
+    with requests.post(nginx.url + "/v1/chat/completions", json=body, headers=headers(bank.key()),
+                       stream=True, timeout=10) as response:
+        started = time.monotonic()
+        arrivals = [time.monotonic() - started for line in response.iter_lines() if line.startswith(b"data:")]
+    assert len(arrivals) == 7  # role chunk, 5 content chunks, [DONE]
+    assert arrivals[1] < arrivals[-1] / 2  # not held back by nginx until the end
+
+
+def test_the_callers_address_not_nginxs_reaches_the_request_log(nginx, bank, upstream):
+    account = bank.account("10")
+    token = bank.key(account)
+    assert caller_at("127.0.0.2").post(nginx.url + "/v1/chat/completions", json=chat(),
+                                       headers=headers(token), timeout=10).status_code == 200
+    made_up = {**headers(token), "X-Forwarded-For": "203.0.113.9"}  # nginx appends the real one
+    assert caller_at("127.0.0.3").post(nginx.url + "/v1/chat/completions", json=chat(),
+                                       headers=made_up, timeout=10).status_code == 200
+    assert [row.client_ip for row in bank.requests(account)] == ["127.0.0.2", "127.0.0.3"]
+
+
+def test_a_keys_allowed_networks_judge_the_caller_behind_nginx(nginx, bank, upstream):
+    account = bank.account("10")
+    token = bank.key(account, ips="127.0.0.2/32")
+    served = caller_at("127.0.0.2").post(nginx.url + "/v1/chat/completions", json=chat(),
+                                         headers=headers(token), timeout=10)
+    refused = caller_at("127.0.0.3").post(nginx.url + "/v1/chat/completions", json=chat(),
+                                          headers=headers(token), timeout=10)
+    assert served.status_code == 200
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "ip_not_allowed")
+    assert len(bank.requests(account)) == 1
+
+
+def test_the_request_id_is_the_callers_or_nginxs_in_the_answer_and_the_request_log(nginx, bank, upstream):
+    account = bank.account("10")
+    token = bank.key(account)
+    chosen = requests.post(nginx.url + "/v1/chat/completions", json=chat(), timeout=10,
+                           headers={**headers(token), "X-Request-ID": "trace-42"})
+    given = requests.post(nginx.url + "/v1/chat/completions", json=chat(), headers=headers(token), timeout=10)
+    assert chosen.headers["X-Request-ID"] == "trace-42"
+    assert re.fullmatch(r"[0-9a-f]{32}", given.headers["X-Request-ID"])  # nginx's $request_id
+    assert [row.request_id for row in bank.requests(account)] == ["trace-42", given.headers["X-Request-ID"]]
+
+
+def test_a_body_over_the_gateways_limit_gets_the_gateways_json_413_through_nginx(nginx, bank, upstream):
+    payload = chat(content="x" * (4 * 1024 * 1024 + 1000))
+    response = requests.post(nginx.url + "/v1/chat/completions", json=payload,
+                             headers=headers(bank.key()), timeout=20)
+    assert (response.status_code, response.json()["error"]["code"]) == (413, "request_too_large")
+    assert upstream.stats()["requests"] == 0
+
+
+def test_a_stop_behind_nginx_does_not_wait_for_its_idle_upstream_connections(app, database, upstream, bank,
+                                                                           tmp_path):
+    nginx_present()
+    server = GatewayServer(database, upstream.url, FORWARDED_ALLOW_IPS="127.0.0.1",
+                           log_path=tmp_path / "gunicorn.log")
+    proxy = Nginx(server.port, tmp_path)
+    try:
+        account = bank.account("10")
+        answer = requests.post(proxy.url + "/v1/chat/completions", json=chat(stream=True),
+                               headers=headers(bank.key(account)), timeout=10)
+        assert sse_data(answer.text)[-1] == "[DONE]"  # nginx now keeps its connection to gunicorn
+        wait_until_settled(account)
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(5)  # not graceful_timeout (30 s)
+    finally:
+        proxy.stop()
+        if server.process.poll() is None:
+            server.process.kill()
+
+
+# --- the numbers of the unit and the site -------------------------------------------------------
+
+def seconds(text, setting):
+    return int(re.search(rf"^\s*{setting}[ =](\d+)s?;?$", text, re.M).group(1))
+
+
+def test_systemd_waits_longer_than_gunicorn_lets_streams_finish():
+    graceful = runpy.run_path(str(ROOT / "gunicorn.conf.py"))["graceful_timeout"]
+    assert seconds(UNIT.read_text(), "TimeoutStopSec") > graceful
+    assert re.search(r"^ExecStart=\S+/gunicorn -c \S+/gunicorn\.conf\.py$", UNIT.read_text(), re.M)
+
+
+def test_nginx_drops_idle_upstream_connections_before_gunicorn_does():
+    keepalive = runpy.run_path(str(ROOT / "gunicorn.conf.py"))["keepalive"]
+    assert seconds(SITE.read_text(), "keepalive_timeout") < keepalive
+
+
+def test_nginx_waits_for_a_silent_answer_longer_than_the_gateways_deadline():
+    deadline = gateway.config_from_env({})["TIMEOUTS"].total
+    assert seconds(SITE.read_text(), "proxy_read_timeout") > deadline

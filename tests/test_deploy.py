@@ -13,7 +13,7 @@ import pytest
 import requests
 
 import gateway
-from helpers import (ROOT, GatewayServer, chat, free_port, headers, required, sse_data,
+from helpers import (ROOT, GatewayServer, chat, event_arrivals, free_port, headers, required, sse_data,
                      wait_until_settled)
 
 SITE = ROOT / "deploy" / "nginx-qingcheng.conf"
@@ -122,11 +122,7 @@ def caller_at(address):
 # --- through nginx ------------------------------------------------------------------------------
 
 def test_a_stream_comes_through_nginx_event_by_event(nginx, bank, upstream):
-    body = chat(stream=True, fake={"chunks": 5, "interval": 0.3})
-    with requests.post(nginx.url + "/v1/chat/completions", json=body, headers=headers(bank.key()),
-                       stream=True, timeout=10) as response:
-        started = time.monotonic()
-        arrivals = [time.monotonic() - started for line in response.iter_lines() if line.startswith(b"data:")]
+    arrivals = event_arrivals(nginx.url, bank.key(), {"chunks": 5, "interval": 0.3})
     assert len(arrivals) == 7  # role chunk, 5 content chunks, [DONE]
     assert arrivals[1] < arrivals[-1] / 2  # not held back by nginx until the end
 

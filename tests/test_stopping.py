@@ -3,7 +3,6 @@ a stop; requests in flight finish, are settled, and then the server exits."""
 import http.client
 import os
 import signal
-import socket
 import subprocess
 
 import pytest

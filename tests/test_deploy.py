@@ -18,6 +18,7 @@ from helpers import (ROOT, GatewayServer, chat, event_arrivals, free_port, heade
 
 SITE = ROOT / "deploy" / "nginx-qingcheng.conf"
 UNIT = ROOT / "deploy" / "qingcheng-gateway.service"
+NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")  # Debian's, off a user's PATH
 NGINX_CONF = """daemon off;
 {user}
 worker_processes 1;
@@ -48,9 +49,10 @@ class Nginx:
         # nginx started by root hands its workers to `nobody`, who may not enter pytest's tmp dir.
         user = "user root;" if os.geteuid() == 0 else ""
         (here / "nginx.conf").write_text(NGINX_CONF.format(here=here, user=user))
-        self.process = subprocess.Popen([shutil.which("nginx"), "-p", str(here), "-c", str(here / "nginx.conf"),
-                                         "-e", str(here / "error.log")], stderr=subprocess.STDOUT,
-                                        stdout=open(here / "nginx.out", "wb"))
+        self.output = open(here / "nginx.out", "wb")
+        self.process = subprocess.Popen([NGINX, "-p", str(here), "-c", str(here / "nginx.conf"),
+                                         "-e", str(here / "error.log")], stdout=self.output,
+                                        stderr=subprocess.STDOUT)
         self.wait_until_listening()
 
     def wait_until_listening(self, timeout=10):
@@ -69,6 +71,7 @@ class Nginx:
     def stop(self):
         self.process.terminate()
         self.process.wait(10)
+        self.output.close()
 
 
 def site_for(port, upstream_port):
@@ -80,8 +83,8 @@ def site_for(port, upstream_port):
 
 
 def nginx_present():
-    if shutil.which("nginx") is None:
-        required("nginx (Debian's nginx package)")("no nginx on PATH")
+    if NGINX is None:
+        required("nginx (Debian's nginx package)")("no nginx on PATH or in /usr/sbin")
 
 
 @pytest.fixture(scope="module")

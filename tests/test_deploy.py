@@ -44,7 +44,7 @@ class Nginx:
     def __init__(self, upstream_port, here):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.here = here
+        self.here, self.upstream_port = here, upstream_port
         (here / "site.conf").write_text(site_for(self.port, upstream_port))
         # nginx started by root hands its workers to `nobody`, who may not enter pytest's tmp dir.
         user = "user root;" if os.geteuid() == 0 else ""
@@ -162,6 +162,12 @@ def test_the_request_id_is_the_callers_or_nginxs_in_the_answer_and_the_request_l
     assert chosen.headers["X-Request-ID"] == "trace-42"
     assert re.fullmatch(r"[0-9a-f]{32}", given.headers["X-Request-ID"])  # nginx's $request_id
     assert [row.request_id for row in bank.requests(account)] == ["trace-42", given.headers["X-Request-ID"]]
+
+
+def test_the_docs_page_through_nginx_aims_its_examples_at_nginx(nginx):
+    page = requests.get(nginx.url + "/", timeout=10).text
+    assert f"{nginx.url}/v1/chat/completions" in page
+    assert f":{nginx.upstream_port}" not in page
 
 
 def test_a_body_over_the_gateways_limit_gets_the_gateways_json_413_through_nginx(nginx, bank, upstream):

@@ -1,5 +1,8 @@
 """deploy/: the nginx site in front of real gunicorn, with Debian's nginx run as a test process (not
-the system's service), and the systemd unit's and the site's numbers against the gateway's."""
+the system's service) on plain HTTP and through its commented TLS example, and the systemd unit's
+and the site's numbers against the gateway's."""
+import datetime
+import ipaddress
 import os
 import re
 import runpy
@@ -11,6 +14,9 @@ import time
 
 import pytest
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 import gateway
 from helpers import (ROOT, GatewayServer, chat, event_arrivals, free_port, headers, required, sse_data,
@@ -38,14 +44,16 @@ http {{
 
 
 class Nginx:
-    """deploy/nginx-qingcheng.conf in front of the gateway at `upstream_port`, listening on a free
-    loopback port, everything it writes in `here`."""
+    """deploy/nginx-qingcheng.conf in front of the gateway at `upstream_port`, listening on free
+    loopback ports (its TLS example too, with a certificate of its own), everything it writes in
+    `here`."""
 
     def __init__(self, upstream_port, here):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port, self.tls_port = free_port(), free_port()
+        self.url, self.tls_url = f"http://127.0.0.1:{self.port}", f"https://127.0.0.1:{self.tls_port}"
         self.here, self.upstream_port = here, upstream_port
-        (here / "site.conf").write_text(site_for(self.port, upstream_port))
+        self.certificate = self_signed(here)
+        (here / "site.conf").write_text(site_for(self.port, self.tls_port, upstream_port, here))
         # nginx started by root hands its workers to `nobody`, who may not enter pytest's tmp dir.
         user = "user root;" if os.geteuid() == 0 else ""
         (here / "nginx.conf").write_text(NGINX_CONF.format(here=here, user=user))
@@ -74,12 +82,40 @@ class Nginx:
         self.output.close()
 
 
-def site_for(port, upstream_port):
-    """The site file as shipped, listening on `port` and proxying to `upstream_port`."""
+def site_for(port, tls_port, upstream_port, here):
+    """The site file as shipped, listening on `port` and on `tls_port` as its commented TLS example
+    says (with `here`'s certificate), proxying to `upstream_port`."""
     site = SITE.read_text()
-    assert "listen 80;" in site and "listen [::]:80;" in site and "server 127.0.0.1:9090;" in site
-    return (site.replace("listen 80;", f"listen 127.0.0.1:{port};").replace("listen [::]:80;", "")
-            .replace("server 127.0.0.1:9090;", f"server 127.0.0.1:{upstream_port};"))
+    shipped = {"listen 80;": f"listen 127.0.0.1:{port};", "listen [::]:80;": "",
+               "#   listen 443 ssl;": f"listen 127.0.0.1:{tls_port} ssl;", "#   listen [::]:443 ssl;": "",
+               "server 127.0.0.1:9090;": f"server 127.0.0.1:{upstream_port};"}
+    for line, ours in shipped.items():
+        assert line in site
+        site = site.replace(line, ours)
+    site, certificates = re.subn(r"#   ssl_certificate +\S+;", f"ssl_certificate {here / 'cert.pem'};", site)
+    site, keys = re.subn(r"#   ssl_certificate_key +\S+;", f"ssl_certificate_key {here / 'key.pem'};", site)
+    assert certificates == keys == 1
+    return site
+
+
+def self_signed(here):
+    """A certificate for 127.0.0.1 and its key, in `here`; the certificate's path."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(hours=1))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                   .add_extension(x509.SubjectAlternativeName(
+                       [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+                   .sign(key, hashes.SHA256()))
+    (here / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (here / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                     serialization.PrivateFormat.PKCS8,
+                                                     serialization.NoEncryption()))
+    return here / "cert.pem"
 
 
 def nginx_present():
@@ -168,6 +204,15 @@ def test_the_docs_page_through_nginx_aims_its_examples_at_nginx(nginx):
     page = requests.get(nginx.url + "/", timeout=10).text
     assert f"{nginx.url}/v1/chat/completions" in page
     assert f":{nginx.upstream_port}" not in page
+
+
+def test_behind_nginxs_tls_the_pages_send_hsts_and_secure_cookies(nginx):
+    secure = requests.get(nginx.tls_url + "/?lang=en", verify=nginx.certificate, timeout=10)
+    plain = requests.get(nginx.url + "/?lang=en", timeout=10)
+    assert secure.status_code == plain.status_code == 200
+    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000"
+    assert "Strict-Transport-Security" not in plain.headers
+    assert "; Secure" in secure.headers["Set-Cookie"] and "; Secure" not in plain.headers["Set-Cookie"]
 
 
 def test_a_body_over_the_gateways_limit_gets_the_gateways_json_413_through_nginx(nginx, bank, upstream):

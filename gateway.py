@@ -230,10 +230,14 @@ def authenticate():
     if key is None:
         raise INVALID_KEY
     if key.ips:
-        key_policy.check_address(key, key_policy.caller_address(
-            request.remote_addr, request.headers.get("X-Forwarded-For"),
-            current_app.config["FORWARDED_PROXIES"]))
+        key_policy.check_address(key, caller_address())
     return key
+
+
+def caller_address():
+    """The caller's address: behind a proxy in FORWARDED_ALLOW_IPS, the one it forwarded."""
+    return key_policy.caller_address(request.remote_addr, request.headers.get("X-Forwarded-For"),
+                                     current_app.config["FORWARDED_PROXIES"])
 
 
 def read_body():
@@ -275,7 +279,7 @@ def admit(key, chat, price):
                             chat.max_tokens)
     bill = money.Bill.admit(key, current_app.extensions["limiter"], price, most, g.request_id,
                             price.provider, price.model, chat.stream,
-                            prompt=(chat.text_bytes, chat.message_count))
+                            prompt=(chat.text_bytes, chat.message_count), client_ip=caller_address())
     g.rate_headers = bill.ticket.headers
     return bill
 

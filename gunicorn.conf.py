@@ -7,12 +7,14 @@ import os
 wsgi_app = "gateway:gunicorn_app()"
 bind = os.environ.get("BIND", "0.0.0.0:9090")
 workers = int(os.environ.get("WEB_CONCURRENCY", 2))
-worker_class = "gevent"
+# gunicorn's gevent worker, but a stop closes idle keep-alive connections at once (gevent_worker.py).
+worker_class = "gevent_worker.GeventWorker"
 # Concurrent connections a worker serves; a stream holds two file descriptors (the caller's and
-# the upstream's), so the open-file limit must exceed 2 × this (README "Speed and scale").
+# the upstream's), so the open-file limit must exceed 2 × this (README "Deploying behind nginx").
 worker_connections = 10000
 # For gevent workers this is a liveness heartbeat, not a request limit; streams run longer.
 timeout = 30
+# How long a stop or reload lets requests in flight (streams) finish; deploy/ waits longer.
 graceful_timeout = 30
 keepalive = 75
 # Longer than the app's own limit (gateway.MAX_HEADER_BYTES), so that an oversized header gets the

@@ -37,12 +37,12 @@ class Bill:
         self.channel, self.attempts, self.upstream_ms = None, 0, None
 
     @classmethod
-    def admit(cls, key, limiter, price, most, request_id, provider, model, stream, prompt):
+    def admit(cls, key, limiter, price, most, request_id, provider, model, stream, prompt, client_ip=None):
         """Within the key's rate limits (429), hold `most` on the key's budget and the account's
         balance (403); `prompt` is (text bytes, message count) for an estimate."""
         with limiter.admission(key) as ticket:
             try:
-                row = hold(key, most, request_id, provider, model, stream)
+                row = hold(key, most, request_id, provider, model, stream, client_ip)
             except ApiError as refusal:
                 refusal.headers.update(ticket.headers)
                 raise
@@ -135,7 +135,8 @@ RESERVE = Statement("UPDATE account SET balance = balance - ?, held = held + ? "
 OPEN_REQUEST = Statement(
     "INSERT INTO requestlog (request_id, account_id, key_id, provider, model, stream, state, hold, "
     "cost, prompt_tokens, cached_tokens, cache_write_tokens, completion_tokens, usage_estimated, "
-    "attempts, created) VALUES (?, ?, ?, ?, ?, ?, 'held', ?, 0, 0, 0, 0, 0, ?, 0, ?) RETURNING id")
+    "attempts, created, client_ip) VALUES (?, ?, ?, ?, ?, ?, 'held', ?, 0, 0, 0, 0, 0, ?, 0, ?, ?) "
+    "RETURNING id")
 CLOSE_REQUEST = Statement(
     "UPDATE requestlog SET state = ?, cost = ?, status = ?, finished = ?, usage_estimated = ?, "
     "prompt_tokens = ?, cached_tokens = ?, cache_write_tokens = ?, completion_tokens = ?, "
@@ -146,9 +147,9 @@ RECORD_CHARGE = Statement("INSERT INTO ledgerentry (account_id, amount, kind, re
                           "VALUES (?, ?, 'charge', ?, '', ?)")
 
 
-def hold(key, amount, request_id, provider, model, stream):
+def hold(key, amount, request_id, provider, model, stream, client_ip=None):
     """Reserve `amount` on the key's budget and from its account's balance, or neither (403);
-    the new RequestLog."""
+    the new RequestLog, of a caller at `client_ip`."""
     moment = now()
     with db.atomic():
         if not HOLD_ON_KEY.run(amount, moment, key.id, amount).rowcount:
@@ -160,9 +161,10 @@ def hold(key, amount, request_id, provider, model, stream):
                            f"The account balance cannot cover this request's maximum cost of "
                            f"{yuan(amount)} 元; top up or lower max_tokens.")
         row_id = OPEN_REQUEST.run(request_id, key.account_id, key.id, provider, model, stream,
-                                  amount, False, moment).fetchone()[0]
+                                  amount, False, moment, client_ip).fetchone()[0]
     return RequestLog(id=row_id, request_id=request_id, account=key.account_id, key=key.id,
-                      provider=provider, model=model, stream=stream, hold=amount, created=moment)
+                      provider=provider, model=model, stream=stream, hold=amount, created=moment,
+                      client_ip=client_ip)
 
 
 def settle(log, usage, cost, status, estimated=False, state="settled", route=(None, 0, None)):

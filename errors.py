@@ -82,19 +82,21 @@ def register(app, page_error):
 
     @app.errorhandler(Exception)
     def internal_error(error):
-        if database.is_unavailable(error):
-            return database_unavailable(error).response()
-        log.exception("internal error on %s %s", request.method, request.path)
-        if not is_api_request():
+        failure = server_error(error)
+        if failure.status == 500 and not is_api_request():
             return page_error(500)
-        return ApiError(500, "internal_error", "The gateway failed to handle this request.").response()
+        return failure.response()
 
 
-def database_unavailable(error):
-    """The one answer, on every route and page, while the database cannot be used: the pages
-    cannot be drawn without it either (docs/storage.md)."""
-    log.warning("database unavailable on %s %s: %s", request.method, request.path,
-                database.reason(error))
-    return ApiError(503, "database_unavailable",
-                    "The gateway's database is unavailable; try again shortly.",
-                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+def server_error(error):
+    """The ApiError for an exception nothing else handled: 503 `database_unavailable` while the
+    database cannot be used, on every route and page alike (a page cannot be drawn without it
+    either: docs/storage.md); else 500, logged with its traceback, which the caller never sees."""
+    if database.is_unavailable(error):
+        log.warning("database unavailable on %s %s: %s", request.method, request.path,
+                    database.reason(error))
+        return ApiError(503, "database_unavailable",
+                        "The gateway's database is unavailable; try again shortly.",
+                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    log.exception("internal error on %s %s", request.method, request.path)
+    return ApiError(500, "internal_error", "The gateway failed to handle this request.")

@@ -13,9 +13,10 @@ from urllib.parse import urlparse
 
 import pytest
 import requests
+from peewee import OperationalError
 
 import money
-from database import db, open_database
+from database import db, is_unavailable, open_database
 from helpers import (ROOT, TEST_ENCRYPTION_KEY, GatewayServer, PASSWORD, chat, expected_cost,
                      free_port, headers, sse_data, wait_until)
 from models import ApiKey, RequestLog
@@ -112,6 +113,12 @@ def test_a_locked_sqlite_file_is_503_database_unavailable_and_holds_nothing(
     assert bank.charges(account) == [-CHARGE]
 
 
+def test_a_wrong_statement_on_sqlite_is_a_bug_not_an_outage(locked_sqlite):
+    with pytest.raises(OperationalError) as raised:
+        db.execute_sql("SELECT * FROM no_such_table")
+    assert not is_unavailable(raised.value)
+
+
 def test_a_settlement_that_meets_a_locked_file_is_retried_until_it_settles(locked_sqlite, bank):
     account = bank.account("10")
     key = ApiKey.lookup(bank.key(account))
@@ -135,6 +142,19 @@ def postgres_behind_proxy(database):
         pytest.skip("a PostgreSQL outage: runs when TEST_DATABASE_URL names PostgreSQL")
     with proxy_for(database, 5432) as proxy:
         yield proxy
+
+
+def test_connections_pooled_through_an_outage_are_dropped_before_use(postgres_behind_proxy, database):
+    pooled = open_database(through(postgres_behind_proxy, database))
+    with pooled.connection_context():
+        pooled.execute_sql("SELECT 1")  # a connection, back in the pool
+    postgres_behind_proxy.down()
+    with pytest.raises(OperationalError), pooled.connection_context():
+        pooled.execute_sql("SELECT 1")
+    postgres_behind_proxy.up()
+    with pooled.connection_context():
+        assert pooled.execute_sql("SELECT 1").fetchone() == (1,)
+    pooled.close_all()
 
 
 @pytest.fixture
@@ -204,7 +224,7 @@ def call_in_background(server, token, stream):
 
 
 def test_a_postgresql_outage_under_load_is_503_then_recovers_with_every_charge_kept(
-        outage_server, postgres_behind_proxy, bank, upstream):
+        outage_server, postgres_behind_proxy, database, bank, upstream):
     account = bank.account("100", password=PASSWORD)
     token = bank.key(account)
     db.close()

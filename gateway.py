@@ -31,6 +31,7 @@ import health
 import key_policy
 import limits
 import money
+import readiness
 import routing
 import surfaces
 import web
@@ -71,11 +72,14 @@ def create_app(config=None):
     # No live request is older than this; a hold that is must have lost its worker.
     longest_request = timeouts.total + timeouts.read + app.config["HOLD_GRACE_SECONDS"]
     app.extensions["limiter"] = limits.limiter_for(app.config["REDIS_URL"], longest_request)
+    app.config["HOLD_MAX_AGE"] = longest_request
     app.before_request(open_request)
-    app.before_request(money.HoldSweeper(longest_request, app.config["HOLD_SWEEP_INTERVAL"]))
-    app.before_request(health.Prober(app.config["CHANNEL_PROBE_SECONDS"], keyring,
-                                     app.extensions["upstream_session"], timeouts,
-                                     upstreams=lambda: app.config["UPSTREAMS"]))
+    for hook in (connect_database,
+                 money.HoldSweeper(longest_request, app.config["HOLD_SWEEP_INTERVAL"]),
+                 health.Prober(app.config["CHANNEL_PROBE_SECONDS"], keyring,
+                               app.extensions["upstream_session"], timeouts,
+                               upstreams=lambda: app.config["UPSTREAMS"])):
+        app.before_request(unless_probe(hook))
     app.after_request(finish_response)
     app.teardown_request(close_database)
     errors.register(app, page_error=web.error_page)
@@ -83,6 +87,7 @@ def create_app(config=None):
     cli.register(app)
     cli_channels.register(app)
     app.register_blueprint(api)
+    app.register_blueprint(readiness.probes)
     surfaces.register(app)
     web.register(app)
     return app
@@ -149,13 +154,24 @@ def bootstrap_admin():
 
 
 def open_request():
-    db.connect(reuse_if_open=True)
     sent = request.headers.get("X-Request-ID", "")
     g.request_id = sent if SANE_REQUEST_ID.match(sent) else "req_" + uuid.uuid4().hex
     g.rate_headers = {}
     if any(len(name) + len(value) > MAX_HEADER_BYTES for name, value in request.headers.items()):
         raise ApiError(431, "request_header_too_large",
                        f"A request header is longer than {MAX_HEADER_BYTES} bytes.")
+
+
+def unless_probe(hook):
+    """`hook` on every request but the probes, which must answer whatever the database does."""
+    def run():
+        if request.endpoint not in readiness.ENDPOINTS:
+            hook()
+    return run
+
+
+def connect_database():
+    db.connect(reuse_if_open=True)
 
 
 def finish_response(response):
@@ -279,7 +295,8 @@ def admit(key, chat, price):
                             chat.max_tokens)
     bill = money.Bill.admit(key, current_app.extensions["limiter"], price, most, g.request_id,
                             price.provider, price.model, chat.stream,
-                            prompt=(chat.text_bytes, chat.message_count), client_ip=caller_address())
+                            prompt=(chat.text_bytes, chat.message_count), client_ip=caller_address(),
+                            keep_for=current_app.config["HOLD_MAX_AGE"])
     g.rate_headers = bill.ticket.headers
     return bill
 
@@ -319,8 +336,3 @@ def balance():
     return jsonify({"currency": "CNY", "balance": money.yuan(account.balance),
                     "held": money.yuan(account.held)})
 
-
-@api.get("/healthz")
-def healthz():
-    db.execute_sql("SELECT 1")
-    return jsonify({"status": "ok"})

@@ -15,7 +15,7 @@ import time
 
 import routing
 from channels import OPENAI_COMPATIBLE
-from database import Statement, db
+from database import Statement, db, unless_unavailable
 from errors import ApiError
 from models import Channel, ChannelFailure, Price, now
 from providers import PROVIDERS, relay
@@ -49,6 +49,10 @@ class Health:
         """Count a failure of `channel`: a cool-down after enough in a row, or an automatic
         disable when the upstream refused the operator's key or funds."""
         log.warning("channel %s failed: %s (%s)", channel.name, failure.kind, failure.detail)
+        with unless_unavailable(f"counting channel {channel.name}'s failure"):
+            self.count_failure(channel, failure)
+
+    def count_failure(self, channel, failure):
         moment = now()
         with db.connection_context(), db.atomic():
             RECORD_FAILURE.run(channel.name, failure.kind, failure.detail, moment)
@@ -66,7 +70,7 @@ class Health:
     def answered(self, channel):
         """The channel answered: its failures in a row are over (written only if there were)."""
         if channel.failures:
-            with db.connection_context():
+            with unless_unavailable(f"channel {channel.name}'s recovery"), db.connection_context():
                 RECOVER.run(channel.name)
             log.info("channel %s answers again after %d failures", channel.name, channel.failures)
 
@@ -107,7 +111,7 @@ class Prober:
         if not accepted:
             log.info("channel %s still out of service: %s", row.name, detail)
             return
-        with db.connection_context():
+        with unless_unavailable(f"re-enabling channel {row.name}"), db.connection_context():
             if REENABLE.run(row.id).rowcount:
                 log.warning("channel %s re-enabled: its upstream accepts its key again", row.name)
 

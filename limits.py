@@ -215,6 +215,15 @@ class RedisLimiter:
             self._call(self.finish_script, key,
                        [ticket.member, tokens if key.tpm else -1, WINDOW])
 
+    def redis_problem(self):
+        """None when Redis answers a PING now (within the client's half-second timeouts), else why
+        it does not."""
+        try:
+            self.client.ping()
+        except self.errors as error:
+            return f"{type(error).__name__}: {error}"
+        return None
+
     def _admit(self, key):
         member = uuid.uuid4().hex
         result = self._call(self.admit_script, key, [

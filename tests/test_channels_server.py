@@ -133,7 +133,7 @@ def test_an_automatic_disable_is_seen_by_every_worker_and_a_probe_re_enables_the
 
     alpha.behave()  # the account is topped up: the next probe finds the key accepted
     for _ in range(200):
-        requests.get(server.url + "/healthz", timeout=5)  # requests are what run the probes
+        requests.get(server.url + "/v1/models", timeout=5)  # requests (not /healthz) run the probes
         if Channel.get(name="broke").state == "enabled":
             break
         time.sleep(0.1)

@@ -35,6 +35,7 @@ class Bill:
         self.prompt_text_bytes, self.message_count = prompt_text_bytes, message_count
         self.closed = False
         self.channel, self.attempts, self.upstream_ms = None, 0, None
+        self.usage, self.cost = None, 0  # once closed: what was settled
 
     @classmethod
     def admit(cls, key, limiter, price, most, request_id, provider, model, stream, prompt):
@@ -75,9 +76,10 @@ class Bill:
         if self.closed:
             return
         self.closed = True
+        self.usage, self.cost = usage, max(0, min(cost, self.row.hold))
         try:
             with db.connection_context():
-                settle(self.row, usage, cost, status, estimated,
+                settle(self.row, usage, self.cost, status, estimated,
                        route=(self.channel, self.attempts, self.upstream_ms))
         finally:
             self.limiter.finished(self.key, self.ticket, usage.total)

@@ -36,7 +36,7 @@ class TextFormatter(logging.Formatter):
         line = (f"{iso_time(record)} {record.levelname} [{record.process}] "
                 f"{getattr(record, 'request_id', None) or REQUEST_ID.get()} {record.getMessage()}")
         for name, value in getattr(record, "fields", {}).items():
-            text = str(value)
+            text = ("true" if value else "false") if isinstance(value, bool) else str(value)
             line += f" {name}={json.dumps(text, ensure_ascii=False) if ' ' in text or not text else text}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)

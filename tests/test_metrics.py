@@ -55,10 +55,9 @@ def test_a_charged_request_counts_its_status_tokens_and_spend(client, bank):
     change.after()
     [row] = bank.requests(account)
     assert change("qingcheng_requests_total", **OK) == 1
-    assert change("qingcheng_tokens_total", provider="deepseek", model=MODEL, kind="prompt") == row.prompt_tokens
-    assert change("qingcheng_tokens_total", provider="deepseek", model=MODEL, kind="cached") == row.cached_tokens
-    assert change("qingcheng_tokens_total", provider="deepseek", model=MODEL,
-                  kind="completion") == row.completion_tokens
+    assert [change("qingcheng_tokens_total", provider="deepseek", model=MODEL, kind=kind)
+            for kind in ("prompt", "cached", "completion")] == \
+        [row.prompt_tokens, row.cached_tokens, row.completion_tokens]
     assert change("qingcheng_spend_yuan_total", provider="deepseek", model=MODEL) == \
         pytest.approx(row.cost / 1_000_000)
     assert change("qingcheng_request_duration_seconds_count", provider="deepseek", stream="false") == 1
@@ -173,9 +172,11 @@ def test_a_scrape_sums_every_worker(server, bank):
         for thread in batch:
             thread.join()
         sent += len(batch)
-    assert served_by(server, start) == worker_pids(server.log_text()) and len(worker_pids(server.log_text())) == 2
+    workers = worker_pids(server.log_text())
+    assert served_by(server, start) == workers and len(workers) == 2
     after = samples(requests.get(server.url + "/metrics", timeout=5).text)
-    assert value(after, "qingcheng_requests_total", **OK) - value(before, "qingcheng_requests_total", **OK) == sent
+    assert value(after, "qingcheng_requests_total", **OK) - value(before, "qingcheng_requests_total", **OK) \
+        == sent
 
 
 @pytest.mark.parametrize("operator_dir", [False, True], ids=["own-directory", "operator-directory"])
@@ -184,7 +185,8 @@ def test_a_restarted_server_starts_from_zero(app, bank, upstream, database, tmp_
     token = bank.key()
     first = GatewayServer(database, upstream.url, **environment)
     try:
-        assert requests.post(first.url + CHAT, json=chat(), headers=headers(token), timeout=10).status_code == 200
+        answer = requests.post(first.url + CHAT, json=chat(), headers=headers(token), timeout=10)
+        assert answer.status_code == 200
         assert value(samples(requests.get(first.url + "/metrics", timeout=5).text),
                      "qingcheng_requests_total", **OK) == 1
     finally:

@@ -96,7 +96,7 @@ class GunicornLogger(glogging.Logger):
         extra = {"request_id": atoms["{x-request-id}o"]}
         if self.json:  # the text line is the access format alone
             extra["fields"] = {"remote": atoms["h"], "method": atoms["m"], "path": atoms["U"],
-                               "status": atoms["s"], "bytes": atoms["b"], "ms": atoms["M"]}
+                               "status": resp.status_code, "bytes": atoms["b"], "ms": atoms["M"]}
         try:
             self.access_log.info(self.cfg.access_log_format, atoms, extra=extra)
         except Exception:  # gunicorn's own rule: a bad access format must not fail the request

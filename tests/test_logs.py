@@ -134,7 +134,7 @@ def test_with_log_format_json_every_line_is_one_object(app, json_server, bank):
     [line] = [entry for entry in mine if entry["message"] == "request"]
     assert (line["status"], line["key"], line["model"]) == (200, token[:KEY_DISPLAY_LENGTH], MODEL)
     [access] = [entry for entry in mine if entry["logger"] == "gunicorn.access"]
-    assert (access["method"], access["path"], access["status"]) == ("POST", CHAT, "200")
+    assert (access["method"], access["path"], access["status"]) == ("POST", CHAT, 200)
     assert any("Booting worker" in entry["message"] for entry in entries)
 
 

@@ -37,9 +37,49 @@ def new_session():
     """One pooled session for all upstream calls, which go straight to its adapter (`_send`)."""
     session = requests.Session()
     adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=512)
+    adapter.poolmanager.pool_classes_by_scheme = {"http": _OneWritePool, "https": _OneWriteTLSPool}
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+class _OneWrite:
+    """A connection that sends a request's head and body in one write, not two: each write to a
+    socket is a system call that also wakes the upstream's side, and on the request path the
+    writes were the largest share of the gateway's CPU (docs/streaming.md)."""
+
+    _writes = None  # while a request is being written, what it has written so far
+
+    def request(self, *args, **kwargs):
+        self._writes = []
+        try:
+            super().request(*args, **kwargs)
+            request = b"".join(self._writes)
+        finally:
+            self._writes = None
+        super().send(request)
+
+    def send(self, data):
+        if self._writes is None:
+            super().send(data)
+        else:
+            self._writes.append(data)
+
+
+class _OneWriteConnection(_OneWrite, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _OneWriteTLSConnection(_OneWrite, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _OneWritePool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _OneWriteConnection
+
+
+class _OneWriteTLSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _OneWriteTLSConnection
 
 
 @functools.cache

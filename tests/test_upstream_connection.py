@@ -1,0 +1,66 @@
+"""The upstream connection: a request leaves in one write (providers/relay.py)."""
+import socket
+import threading
+
+from providers import relay
+
+
+class CountingSocket:
+    """A real socket that counts the writes made to it."""
+
+    def __init__(self, sock):
+        self.sock, self.writes = sock, []
+
+    def sendall(self, data):
+        self.writes.append(bytes(data))
+        self.sock.sendall(data)
+
+    def __getattr__(self, name):
+        return getattr(self.sock, name)
+
+
+def received_by(listener):
+    """What the first connection to `listener` sends, collected until it closes."""
+    parts = []
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn:
+            while data := conn.recv(65536):
+                parts.append(data)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return parts, thread
+
+
+def sent_through(request):
+    """The writes a pooled upstream connection makes for `request(connection)`, and the bytes
+    that reached the server."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        parts, thread = received_by(listener)
+        pool = relay.new_session().get_adapter("http://x").poolmanager.connection_from_url(
+            f"http://127.0.0.1:{listener.getsockname()[1]}")
+        connection = pool._get_conn()
+        connection.connect()
+        connection.sock = counting = CountingSocket(connection.sock)
+        request(connection)
+        connection.close()
+        thread.join(5)
+    return counting.writes, b"".join(parts)
+
+
+def test_a_request_with_a_body_leaves_in_one_write():
+    body = b'{"model": "deepseek-flash", "messages": []}'
+    writes, received = sent_through(lambda connection: connection.request(
+        "POST", "/v1/chat/completions", body=body, headers={"Content-Type": "application/json"}))
+    assert len(writes) == 1
+    assert received.startswith(b"POST /v1/chat/completions HTTP/1.1\r\n")
+    assert received.endswith(b"\r\n\r\n" + body)
+    assert b"Content-Length: %d\r\n" % len(body) in received
+
+
+def test_a_request_without_a_body_is_sent_whole():
+    writes, received = sent_through(lambda connection: connection.request("GET", "/v1/models"))
+    assert len(writes) == 1
+    assert received.startswith(b"GET /v1/models HTTP/1.1\r\n") and received.endswith(b"\r\n\r\n")

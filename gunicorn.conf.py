@@ -33,15 +33,17 @@ logger_class = "logs.GunicornLogger"
 def on_starting(server):
     """Before any worker forks: the directory where every worker writes its metrics, for /metrics
     to sum (metrics.py). The operator's PROMETHEUS_MULTIPROC_DIR is emptied of a previous run's
-    files; else a fresh one for this start, removed at exit."""
+    files; else a fresh one for this start, removed at exit. One made by the master this one
+    replaces (a USR2 upgrade passes its environment on) is that master's to remove."""
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if directory:
+    if directory and directory != os.environ.get("QINGCHENG_METRICS_DIR_MADE"):
         os.makedirs(directory, exist_ok=True)
         for stale in glob.glob(os.path.join(directory, "*.db")):
             os.remove(stale)
     else:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="qingcheng-metrics-")
-        server.own_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        server.own_metrics_dir = tempfile.mkdtemp(prefix="qingcheng-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = server.own_metrics_dir
+        os.environ["QINGCHENG_METRICS_DIR_MADE"] = server.own_metrics_dir
 
 
 def child_exit(server, worker):

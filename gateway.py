@@ -30,8 +30,11 @@ import failover
 import health
 import key_policy
 import limits
+import logs
+import metrics
 import money
 import readiness
+import request_report
 import routing
 import surfaces
 import web
@@ -55,6 +58,7 @@ def create_app(config=None):
                 static_folder=web.asset_dir("static"))
     app.config.from_mapping(config_from_env(os.environ))
     app.config.update(config or {})
+    logs.configure(app.config["LOG_FORMAT"])
     db.initialize(database.open_database(app.config["DATABASE_URL"], app.config["DATABASE_POOL_SIZE"]))
     keyring = credentials.Keyring(app.config["ENCRYPTION_KEY"],
                                   credentials.key_file_for(app.config["DATABASE_URL"]))
@@ -82,12 +86,14 @@ def create_app(config=None):
         app.before_request(unless_probe(hook))
     app.after_request(finish_response)
     app.teardown_request(close_database)
+    app.teardown_request(forget_request_id)
     errors.register(app, page_error=web.error_page)
     cors.register(app)
     cli.register(app)
     cli_channels.register(app)
     app.register_blueprint(api)
     app.register_blueprint(readiness.probes)
+    app.register_blueprint(metrics.blueprint)
     surfaces.register(app)
     web.register(app)
     return app
@@ -112,6 +118,8 @@ def config_from_env(environ):
         "SECRET_KEY": environ.get("SECRET_KEY") or None,
         "MAX_CONTENT_LENGTH": int(environ.get("MAX_REQUEST_BYTES", 4 * 1024 * 1024)),
         "CORS_ORIGINS": environ.get("CORS_ORIGINS", ""),
+        "LOG_FORMAT": environ.get("LOG_FORMAT", "text"),
+        "METRICS_TOKEN": environ.get("METRICS_TOKEN", ""),
         "UPSTREAMS": upstreams_from_env(environ),
         "TIMEOUTS": relay.Timeouts(connect=number("UPSTREAM_CONNECT_TIMEOUT", 5),
                                    read=number("UPSTREAM_READ_TIMEOUT", 120),
@@ -156,7 +164,9 @@ def bootstrap_admin():
 def open_request():
     sent = request.headers.get("X-Request-ID", "")
     g.request_id = sent if SANE_REQUEST_ID.match(sent) else "req_" + uuid.uuid4().hex
+    logs.REQUEST_ID.set(g.request_id)
     g.rate_headers = {}
+    g.report = request_report.Report(g.request_id, request.path) if errors.is_api_request() else None
     if any(len(name) + len(value) > MAX_HEADER_BYTES for name, value in request.headers.items()):
         raise ApiError(431, "request_header_too_large",
                        f"A request header is longer than {MAX_HEADER_BYTES} bytes.")
@@ -177,12 +187,22 @@ def connect_database():
 def finish_response(response):
     response.headers["X-Request-ID"] = g.get("request_id", "")
     response.headers.update(g.get("rate_headers", {}))
+    report = g.get("report")
+    if report is not None and not report.deferred:  # a stream's is written when it settles
+        report.finish(response.status_code)
     return response
 
 
 def close_database(_exc):
     if not db.is_closed():
         db.close()
+
+
+def forget_request_id(_exc):
+    """Lines logged after a request carry no id; a stream's keep its until it settled."""
+    report = g.get("report")
+    if report is None or not report.deferred:
+        logs.REQUEST_ID.set("-")
 
 
 @api.post("/v1/chat/completions")
@@ -227,6 +247,7 @@ def serve(key, chat, surface):
         if chat.stream:
             return stream_response(plan, chat, bill, call, surface)
         answer, usage = failover.complete(plan, chat, bill, call)
+        g.report.answer_ready()
         bill.charge(usage, completion_estimate=0 if usage else
                     billing.text_tokens(billing.answer_text_bytes(answer)))
     return Response(surface.answer(answer, usage), mimetype="application/json")
@@ -245,6 +266,7 @@ def authenticate():
     key = ApiKey.lookup(token)
     if key is None:
         raise INVALID_KEY
+    g.report.key = key
     if key.ips:
         key_policy.check_address(key, caller_address())
     return key
@@ -286,6 +308,7 @@ def route(chat, key):
     plan = routing.plan(provider, model, current_app.config["UPSTREAMS"],
                         current_app.extensions["keyring"], current_app.config["CHANNEL_MAX_ATTEMPTS"])
     chat.aim(model, price.max_output)
+    g.report.routed(provider, model, chat.stream)
     return plan, price
 
 
@@ -293,22 +316,35 @@ def admit(key, chat, price):
     """Within the key's rate limits (429), hold the request's maximum cost (403)."""
     most = billing.max_cost(price, billing.prompt_token_bound(chat.body_bytes, chat.message_count),
                             chat.max_tokens)
-    bill = money.Bill.admit(key, current_app.extensions["limiter"], price, most, g.request_id,
-                            price.provider, price.model, chat.stream,
-                            prompt=(chat.text_bytes, chat.message_count), client_ip=caller_address(),
-                            keep_for=current_app.config["HOLD_MAX_AGE"])
+    try:
+        bill = money.Bill.admit(key, current_app.extensions["limiter"], price, most, g.request_id,
+                                price.provider, price.model, chat.stream,
+                                prompt=(chat.text_bytes, chat.message_count),
+                                keep_for=current_app.config["HOLD_MAX_AGE"], client_ip=caller_address())
+    except limits.RateLimited as refusal:
+        g.report.limit = refusal.limit
+        raise
     g.rate_headers = bill.ticket.headers
+    g.report.bill = bill
     return bill
 
 
 def stream_response(plan, chat, bill, call, surface):
     """The first channel's stream that starts, as an SSE response in the `surface`'s shape,
     settled once it knows what it delivered."""
+    report = g.report
+
     def settle(stream):
-        bill.charge(stream.usage, stream.status, completion_estimate=stream.content_chunks,
-                    delivered=stream.usage is not None or stream.content_chunks > 0)
+        try:
+            bill.charge(stream.usage, stream.status, completion_estimate=stream.content_chunks,
+                        delivered=stream.usage is not None or stream.content_chunks > 0)
+        finally:
+            report.answer_ready()  # no-op unless the first event was also the last
+            report.finish(stream.status)
 
     stream = failover.stream(plan, chat, bill, call, on_finish=settle, error_event=surface.error_event)
+    report.answer_ready()
+    report.deferred = True
     return Response(stream, mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 

@@ -40,6 +40,7 @@ class Bill:
         self.settle_by = row.created + keep_for  # then HoldSweeper releases the hold instead
         self.closed = False
         self.channel, self.attempts, self.upstream_ms = None, 0, None
+        self.usage, self.cost = None, 0  # once closed: what was settled
 
     @classmethod
     def admit(cls, key, limiter, price, most, request_id, provider, model, stream, prompt, keep_for,
@@ -82,8 +83,9 @@ class Bill:
         if self.closed:
             return
         self.closed = True
+        self.usage, self.cost = usage, max(0, min(cost, self.row.hold))
         try:
-            settle_when_possible(self.row, (usage, cost, status, estimated),
+            settle_when_possible(self.row, (usage, self.cost, status, estimated),
                                  (self.channel, self.attempts, self.upstream_ms), self.settle_by)
         finally:
             self.limiter.finished(self.key, self.ticket, usage.total)

@@ -9,6 +9,7 @@ import logging
 
 import validation
 from credentials import CredentialsError
+from logs import fields
 from models import Channel, ChannelFailure
 from providers import PROVIDERS
 from providers.openai_style import OpenAIStyle
@@ -121,14 +122,14 @@ def enable(name):
     row = named(name)
     Channel.update(state="enabled", reason="", failures=0, cooling_until=None).where(
         Channel.id == row.id).execute()
-    log.warning("channel %s enabled by the operator", name)
+    log.warning("channel enabled by the operator", extra=fields(channel=name))
 
 
 def disable(name):
     """Out of service until the operator enables it again; no probe brings it back."""
     row = named(name)
     Channel.update(state="disabled", reason="").where(Channel.id == row.id).execute()
-    log.warning("channel %s disabled by the operator", name)
+    log.warning("channel disabled by the operator", extra=fields(channel=name))
 
 
 def remove(name, upstreams):

@@ -1,12 +1,52 @@
 """How the gateway talks to its database: opening SQLite or PostgreSQL behind one proxy, waiting
-for SQLite's write lock without freezing gevent, and fixed statements for the request path."""
+for SQLite's write lock without freezing gevent, telling an unavailable database from a bug, and
+fixed statements for the request path."""
+import logging
+import select
 import time
+from contextlib import contextmanager
 from urllib.parse import urlparse
 
-from peewee import DatabaseProxy, OperationalError
-from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
+import gevent
+from peewee import DatabaseProxy, InterfaceError, OperationalError
+from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase, PooledSqliteDatabase
+from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
 db = DatabaseProxy()
+log = logging.getLogger("qingcheng")
+# A PostgreSQL server that does not complete a connection in this long is unavailable.
+CONNECT_TIMEOUT_SECONDS = 3
+# SQLite's words for a file that cannot be used now (any other OperationalError is a bug of ours).
+SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o error", "readonly",
+                      "disk is full")
+
+
+def is_unavailable(error):
+    """Whether `error` says the database cannot be used now (docs/storage.md), rather than that a
+    statement was wrong: the caller gets 503 `database_unavailable`, not 500."""
+    if isinstance(error, (InterfaceError, MaxConnectionsExceeded)):
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    return is_postgres() or any(words in str(error).lower() for words in SQLITE_UNAVAILABLE)
+
+
+@contextmanager
+def unless_unavailable(what):
+    """For writes a request must not fail for (a channel's health): when the database is
+    unavailable the block is given up, and the log says that `what` was skipped."""
+    try:
+        yield
+    except Exception as error:
+        if not is_unavailable(error):
+            raise
+        log.warning("%s skipped: the database is unavailable (%s)", what, reason(error))
+
+
+def reason(error):
+    """An unavailable database's error in one short line, for logs and /readyz."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0][:200] if lines else 'no detail'}"
 
 
 class CooperativeSqliteDatabase(PooledSqliteDatabase):
@@ -42,6 +82,25 @@ class CooperativeSqliteDatabase(PooledSqliteDatabase):
             pause = min(pause * 2, 0.005)
 
 
+class ReconnectingPostgresqlDatabase(PooledPostgresqlDatabase):
+    """PostgreSQL that gives up a connection attempt after CONNECT_TIMEOUT_SECONDS, and whose pool
+    drops, at check-out, a connection the server (or the network between) hung up on while it sat
+    idle: after an outage no request meets a dead connection. An idle connection has nothing to
+    read unless the server closed it or said why it is about to; asking the socket costs no round
+    trip."""
+
+    def _connect(self):
+        # libpq's connect_timeout binds a blocking connect (the command line); gevent's workers
+        # connect asynchronously, where only a gevent timeout does.
+        with gevent.Timeout(CONNECT_TIMEOUT_SECONDS, OperationalError(
+                f"no connection to PostgreSQL within {CONNECT_TIMEOUT_SECONDS}s")):
+            return super()._connect()
+
+    def _is_closed(self, conn):
+        return (conn.closed or conn.get_transaction_status() != TRANSACTION_STATUS_IDLE
+                or bool(select.select([conn.fileno()], [], [], 0)[0]))
+
+
 def open_database(url, pool_size=8, lock_wait_seconds=10):
     """A pooled peewee database for `sqlite:///path` or `postgresql://user@host:port/db`.
 
@@ -56,10 +115,10 @@ def open_database(url, pool_size=8, lock_wait_seconds=10):
             pragmas={"journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1,
                      "cache_size": -16000, "busy_timeout": 0})
     if parsed.scheme in ("postgres", "postgresql"):
-        return PooledPostgresqlDatabase(
+        return ReconnectingPostgresqlDatabase(
             parsed.path.lstrip("/"), user=parsed.username, password=parsed.password,
             host=parsed.hostname, port=parsed.port or 5432, max_connections=pool_size, stale_timeout=300,
-            timeout=10)
+            timeout=10, connect_timeout=CONNECT_TIMEOUT_SECONDS)
     raise ValueError(f"DATABASE_URL must start with sqlite:/// or postgresql://, not {parsed.scheme}:")
 
 

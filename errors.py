@@ -5,6 +5,8 @@ import logging
 from flask import jsonify, request
 from werkzeug.exceptions import HTTPException
 
+import database
+
 log = logging.getLogger("qingcheng")
 
 # (status, code, what the docs page says of it: a text of web/i18n.py), in the docs' order.
@@ -20,13 +22,16 @@ CODES = (
     (429, "rate_limit_exceeded", "e_429"), (429, "upstream_rate_limited", "e_429_upstream"),
     (500, "internal_error", "e_500"),
     (502, "upstream_error", "e_502"),
-    (503, "provider_not_configured", "e_503"),
+    (503, "provider_not_configured", "e_503"), (503, "database_unavailable", "e_503_database"),
     (504, "upstream_timeout", "e_504"),
 )
 TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "insufficient_quota",
          404: "invalid_request_error", 405: "invalid_request_error", 413: "invalid_request_error",
          431: "invalid_request_error",
          429: "rate_limit_error"}
+
+
+RETRY_AFTER_SECONDS = 5
 
 
 class ApiError(Exception):
@@ -77,7 +82,21 @@ def register(app, page_error):
 
     @app.errorhandler(Exception)
     def internal_error(error):
-        log.exception("internal error on %s %s", request.method, request.path)
-        if not is_api_request():
+        failure = server_error(error)
+        if failure.status == 500 and not is_api_request():
             return page_error(500)
-        return ApiError(500, "internal_error", "The gateway failed to handle this request.").response()
+        return failure.response()
+
+
+def server_error(error):
+    """The ApiError for an exception nothing else handled: 503 `database_unavailable` while the
+    database cannot be used, on every route and page alike (a page cannot be drawn without it
+    either: docs/storage.md); else 500, logged with its traceback, which the caller never sees."""
+    if database.is_unavailable(error):
+        log.warning("database unavailable on %s %s: %s", request.method, request.path,
+                    database.reason(error))
+        return ApiError(503, "database_unavailable",
+                        "The gateway's database is unavailable; try again shortly.",
+                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    log.exception("internal error on %s %s", request.method, request.path)
+    return ApiError(500, "internal_error", "The gateway failed to handle this request.")

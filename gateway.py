@@ -30,7 +30,11 @@ import failover
 import health
 import key_policy
 import limits
+import logs
+import metrics
 import money
+import readiness
+import request_report
 import routing
 import surfaces
 import web
@@ -54,6 +58,7 @@ def create_app(config=None):
                 static_folder=web.asset_dir("static"))
     app.config.from_mapping(config_from_env(os.environ))
     app.config.update(config or {})
+    logs.configure(app.config["LOG_FORMAT"])
     db.initialize(database.open_database(app.config["DATABASE_URL"], app.config["DATABASE_POOL_SIZE"]))
     keyring = credentials.Keyring(app.config["ENCRYPTION_KEY"],
                                   credentials.key_file_for(app.config["DATABASE_URL"]))
@@ -71,18 +76,24 @@ def create_app(config=None):
     # No live request is older than this; a hold that is must have lost its worker.
     longest_request = timeouts.total + timeouts.read + app.config["HOLD_GRACE_SECONDS"]
     app.extensions["limiter"] = limits.limiter_for(app.config["REDIS_URL"], longest_request)
+    app.config["HOLD_MAX_AGE"] = longest_request
     app.before_request(open_request)
-    app.before_request(money.HoldSweeper(longest_request, app.config["HOLD_SWEEP_INTERVAL"]))
-    app.before_request(health.Prober(app.config["CHANNEL_PROBE_SECONDS"], keyring,
-                                     app.extensions["upstream_session"], timeouts,
-                                     upstreams=lambda: app.config["UPSTREAMS"]))
+    for hook in (connect_database,
+                 money.HoldSweeper(longest_request, app.config["HOLD_SWEEP_INTERVAL"]),
+                 health.Prober(app.config["CHANNEL_PROBE_SECONDS"], keyring,
+                               app.extensions["upstream_session"], timeouts,
+                               upstreams=lambda: app.config["UPSTREAMS"])):
+        app.before_request(unless_probe(hook))
     app.after_request(finish_response)
     app.teardown_request(close_database)
+    app.teardown_request(forget_request_id)
     errors.register(app, page_error=web.error_page)
     cors.register(app)
     cli.register(app)
     cli_channels.register(app)
     app.register_blueprint(api)
+    app.register_blueprint(readiness.probes)
+    app.register_blueprint(metrics.blueprint)
     surfaces.register(app)
     import openapi  # it reads the surfaces, which load after the gateway
     app.register_blueprint(openapi.openapi)
@@ -109,6 +120,8 @@ def config_from_env(environ):
         "SECRET_KEY": environ.get("SECRET_KEY") or None,
         "MAX_CONTENT_LENGTH": int(environ.get("MAX_REQUEST_BYTES", 4 * 1024 * 1024)),
         "CORS_ORIGINS": environ.get("CORS_ORIGINS", ""),
+        "LOG_FORMAT": environ.get("LOG_FORMAT", "text"),
+        "METRICS_TOKEN": environ.get("METRICS_TOKEN", ""),
         "UPSTREAMS": upstreams_from_env(environ),
         "TIMEOUTS": relay.Timeouts(connect=number("UPSTREAM_CONNECT_TIMEOUT", 5),
                                    read=number("UPSTREAM_READ_TIMEOUT", 120),
@@ -151,24 +164,47 @@ def bootstrap_admin():
 
 
 def open_request():
-    db.connect(reuse_if_open=True)
     sent = request.headers.get("X-Request-ID", "")
     g.request_id = sent if SANE_REQUEST_ID.match(sent) else "req_" + uuid.uuid4().hex
+    logs.REQUEST_ID.set(g.request_id)
     g.rate_headers = {}
+    g.report = request_report.Report(g.request_id, request.path) if errors.is_api_request() else None
     if any(len(name) + len(value) > MAX_HEADER_BYTES for name, value in request.headers.items()):
         raise ApiError(431, "request_header_too_large",
                        f"A request header is longer than {MAX_HEADER_BYTES} bytes.")
 
 
+def unless_probe(hook):
+    """`hook` on every request but the probes, which must answer whatever the database does."""
+    def run():
+        if request.endpoint not in readiness.ENDPOINTS:
+            hook()
+    return run
+
+
+def connect_database():
+    db.connect(reuse_if_open=True)
+
+
 def finish_response(response):
     response.headers["X-Request-ID"] = g.get("request_id", "")
     response.headers.update(g.get("rate_headers", {}))
+    report = g.get("report")
+    if report is not None and not report.deferred:  # a stream's is written when it settles
+        report.finish(response.status_code)
     return response
 
 
 def close_database(_exc):
     if not db.is_closed():
         db.close()
+
+
+def forget_request_id(_exc):
+    """Lines logged after a request carry no id; a stream's keep its until it settled."""
+    report = g.get("report")
+    if report is None or not report.deferred:
+        logs.REQUEST_ID.set("-")
 
 
 @api.post("/v1/chat/completions")
@@ -213,6 +249,7 @@ def serve(key, chat, surface):
         if chat.stream:
             return stream_response(plan, chat, bill, call, surface)
         answer, usage = failover.complete(plan, chat, bill, call)
+        g.report.answer_ready()
         bill.charge(usage, completion_estimate=0 if usage else
                     billing.text_tokens(billing.answer_text_bytes(answer)))
     return Response(surface.answer(answer, usage), mimetype="application/json")
@@ -231,11 +268,16 @@ def authenticate():
     key = ApiKey.lookup(token)
     if key is None:
         raise INVALID_KEY
+    g.report.key = key
     if key.ips:
-        key_policy.check_address(key, key_policy.caller_address(
-            request.remote_addr, request.headers.get("X-Forwarded-For"),
-            current_app.config["FORWARDED_PROXIES"]))
+        key_policy.check_address(key, caller_address())
     return key
+
+
+def caller_address():
+    """The caller's address: behind a proxy in FORWARDED_ALLOW_IPS, the one it forwarded."""
+    return key_policy.caller_address(request.remote_addr, request.headers.get("X-Forwarded-For"),
+                                     current_app.config["FORWARDED_PROXIES"])
 
 
 def read_body():
@@ -268,6 +310,7 @@ def route(chat, key):
     plan = routing.plan(provider, model, current_app.config["UPSTREAMS"],
                         current_app.extensions["keyring"], current_app.config["CHANNEL_MAX_ATTEMPTS"])
     chat.aim(model, price.max_output)
+    g.report.routed(provider, model, chat.stream)
     return plan, price
 
 
@@ -275,21 +318,35 @@ def admit(key, chat, price):
     """Within the key's rate limits (429), hold the request's maximum cost (403)."""
     most = billing.max_cost(price, billing.prompt_token_bound(chat.body_bytes, chat.message_count),
                             chat.max_tokens)
-    bill = money.Bill.admit(key, current_app.extensions["limiter"], price, most, g.request_id,
-                            price.provider, price.model, chat.stream,
-                            prompt=(chat.text_bytes, chat.message_count))
+    try:
+        bill = money.Bill.admit(key, current_app.extensions["limiter"], price, most, g.request_id,
+                                price.provider, price.model, chat.stream,
+                                prompt=(chat.text_bytes, chat.message_count),
+                                keep_for=current_app.config["HOLD_MAX_AGE"], client_ip=caller_address())
+    except limits.RateLimited as refusal:
+        g.report.limit = refusal.limit
+        raise
     g.rate_headers = bill.ticket.headers
+    g.report.bill = bill
     return bill
 
 
 def stream_response(plan, chat, bill, call, surface):
     """The first channel's stream that starts, as an SSE response in the `surface`'s shape,
     settled once it knows what it delivered."""
+    report = g.report
+
     def settle(stream):
-        bill.charge(stream.usage, stream.status, completion_estimate=stream.content_chunks,
-                    delivered=stream.usage is not None or stream.content_chunks > 0)
+        try:
+            bill.charge(stream.usage, stream.status, completion_estimate=stream.content_chunks,
+                        delivered=stream.usage is not None or stream.content_chunks > 0)
+        finally:
+            report.answer_ready()  # no-op unless the first event was also the last
+            report.finish(stream.status)
 
     stream = failover.stream(plan, chat, bill, call, on_finish=settle, error_event=surface.error_event)
+    report.answer_ready()
+    report.deferred = True
     return Response(stream, mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
@@ -317,8 +374,3 @@ def balance():
     return jsonify({"currency": "CNY", "balance": money.yuan(account.balance),
                     "held": money.yuan(account.held)})
 
-
-@api.get("/healthz")
-def healthz():
-    db.execute_sql("SELECT 1")
-    return jsonify({"status": "ok"})

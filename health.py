@@ -13,10 +13,12 @@ import logging
 import threading
 import time
 
+import metrics
 import routing
 from channels import OPENAI_COMPATIBLE
-from database import Statement, db
+from database import Statement, db, unless_unavailable
 from errors import ApiError
+from logs import fields
 from models import Channel, ChannelFailure, Price, now
 from providers import PROVIDERS, relay
 from providers.base import UpstreamFailure
@@ -48,27 +50,34 @@ class Health:
     def failed(self, channel, failure):
         """Count a failure of `channel`: a cool-down after enough in a row, or an automatic
         disable when the upstream refused the operator's key or funds."""
-        log.warning("channel %s failed: %s (%s)", channel.name, failure.kind, failure.detail)
+        log.warning("upstream failure", extra=fields(channel=channel.name, reason=failure.kind,
+                                                      detail=failure.detail, status=failure.status))
+        metrics.UPSTREAM_FAILURES.labels(channel.name, failure.kind).inc()
+        with unless_unavailable(f"counting channel {channel.name}'s failure"):
+            self.count_failure(channel, failure)
+
+    def count_failure(self, channel, failure):
         moment = now()
         with db.connection_context(), db.atomic():
             RECORD_FAILURE.run(channel.name, failure.kind, failure.detail, moment)
             if failure.disables:
                 if AUTO_DISABLE.run(failure.detail, moment, channel.name).rowcount:
-                    log.error("channel %s disabled automatically: its upstream refused its key or "
-                              "funds (%s)", channel.name, failure.detail)
+                    log.error("channel disabled automatically: its upstream refused its key or funds",
+                              extra=fields(channel=channel.name, reason=failure.detail))
                 return
             row = COUNT_FAILURE.run(self.failures_to_cool, moment + self.cooldown_seconds,
                                     channel.name).fetchone()
         if row and row[0] >= self.failures_to_cool:
-            log.warning("channel %s cooling down for %ss after %d failures in a row",
-                        channel.name, self.cooldown_seconds, row[0])
+            log.warning("channel cooling down", extra=fields(
+                channel=channel.name, seconds=self.cooldown_seconds, failures=row[0]))
 
     def answered(self, channel):
         """The channel answered: its failures in a row are over (written only if there were)."""
         if channel.failures:
-            with db.connection_context():
+            with unless_unavailable(f"channel {channel.name}'s recovery"), db.connection_context():
                 RECOVER.run(channel.name)
-            log.info("channel %s answers again after %d failures", channel.name, channel.failures)
+            log.info("channel answers again", extra=fields(channel=channel.name,
+                                                           failures=channel.failures))
 
 
 class Prober:
@@ -102,14 +111,15 @@ class Prober:
         try:
             accepted, detail = self.accepts_key(row, upstreams)
         except Exception:  # a probe must never take the worker down
-            log.exception("probe of channel %s failed", row.name)
+            log.exception("channel probe failed", extra=fields(channel=row.name))
             return
         if not accepted:
-            log.info("channel %s still out of service: %s", row.name, detail)
+            log.info("channel still out of service", extra=fields(channel=row.name, reason=detail))
             return
-        with db.connection_context():
+        with unless_unavailable(f"re-enabling channel {row.name}"), db.connection_context():
             if REENABLE.run(row.id).rowcount:
-                log.warning("channel %s re-enabled: its upstream accepts its key again", row.name)
+                log.warning("channel re-enabled: its upstream accepts its key again",
+                            extra=fields(channel=row.name))
 
     def accepts_key(self, row, upstreams):
         """(accepted, what the upstream said) of a one-token chat request to the channel. Any

@@ -113,11 +113,11 @@ class Counts:
 
     def refusal(self, key):
         if key.rpm and self.requests >= key.rpm:
-            return _too_many(f"this key may make {key.rpm} requests per minute", self.requests_reset)
+            return RateLimited("rpm", f"this key may make {key.rpm} requests per minute", self.requests_reset)
         if key.tpm and self.tokens >= key.tpm:
-            return _too_many(f"this key may use {key.tpm} tokens per minute", self.tokens_reset)
+            return RateLimited("tpm", f"this key may use {key.tpm} tokens per minute", self.tokens_reset)
         if key.concurrency and self.in_flight >= key.concurrency:
-            return _too_many(f"this key may have {key.concurrency} requests in flight", 1)
+            return RateLimited("concurrency", f"this key may have {key.concurrency} requests in flight", 1)
         return None
 
 
@@ -127,9 +127,13 @@ def _headers(kind, limit, remaining, reset):
             f"x-ratelimit-reset-{kind}": f"{max(0.0, reset):.3f}s"}
 
 
-def _too_many(what, reset):
-    return ApiError(429, "rate_limit_exceeded", f"Rate limit reached: {what}.",
-                    headers={"Retry-After": str(max(1, math.ceil(reset)))})
+class RateLimited(ApiError):
+    """A key's limit is reached: `limit` names it (rpm, tpm, concurrency) for the metrics."""
+
+    def __init__(self, limit, what, reset):
+        super().__init__(429, "rate_limit_exceeded", f"Rate limit reached: {what}.",
+                         headers={"Retry-After": str(max(1, math.ceil(reset)))})
+        self.limit = limit
 
 
 # Admit or refuse atomically, on Redis's clock. Sorted sets per key: rpm holds one member per
@@ -214,6 +218,15 @@ class RedisLimiter:
         if ticket.member:
             self._call(self.finish_script, key,
                        [ticket.member, tokens if key.tpm else -1, WINDOW])
+
+    def redis_problem(self):
+        """None when Redis answers a PING now (within the client's half-second timeouts), else why
+        it does not."""
+        try:
+            self.client.ping()
+        except self.errors as error:
+            return f"{type(error).__name__}: {error}"
+        return None
 
     def _admit(self, key):
         member = uuid.uuid4().hex

@@ -176,6 +176,8 @@ class RequestLog(BaseModel):
     channel = CharField(null=True)
     attempts = IntegerField(default=0)
     upstream_ms = IntegerField(null=True)
+    # The caller's address: behind a trusted proxy, the one it names (key_policy.caller_address).
+    client_ip = CharField(null=True)
 
     class Meta:
         indexes = ((("key", "created"), False), (("account", "created"), False),

@@ -5,19 +5,23 @@ Amounts are integers of micro-yuan (0.000001 元). For every account, balance + 
 sum of its ledger rows: a hold moves money from balance to held, a settlement moves it back minus
 the charge and writes the charge to the ledger, in one transaction.
 """
+import itertools
 import logging
+import threading
 import time
 from decimal import Decimal, InvalidOperation
 
 from peewee import Case, fn
 
 import billing
+import database
 from database import Statement, db
 from errors import ApiError
 from models import Account, ApiKey, LedgerEntry, RequestLog, now
 from providers.base import Usage
 
 MICRO = 1_000_000
+SETTLE_RETRY_PAUSES = (0.25, 0.5, 1, 2, 4)  # seconds, the last repeated
 log = logging.getLogger("qingcheng")
 
 
@@ -30,23 +34,27 @@ class Bill:
     One hold whatever the channels tried: `attempt` counts each, `answered` names the one that
     answered; the request log gets that channel, the number of attempts and the channel's latency."""
 
-    def __init__(self, key, row, ticket, price, limiter, prompt_text_bytes, message_count):
+    def __init__(self, key, row, ticket, price, limiter, prompt_text_bytes, message_count, keep_for):
         self.key, self.row, self.ticket, self.price, self.limiter = key, row, ticket, price, limiter
         self.prompt_text_bytes, self.message_count = prompt_text_bytes, message_count
+        self.settle_by = row.created + keep_for  # then HoldSweeper releases the hold instead
         self.closed = False
         self.channel, self.attempts, self.upstream_ms = None, 0, None
+        self.usage, self.cost = None, 0  # once closed: what was settled
 
     @classmethod
-    def admit(cls, key, limiter, price, most, request_id, provider, model, stream, prompt):
+    def admit(cls, key, limiter, price, most, request_id, provider, model, stream, prompt, keep_for,
+              client_ip=None):
         """Within the key's rate limits (429), hold `most` on the key's budget and the account's
-        balance (403); `prompt` is (text bytes, message count) for an estimate."""
+        balance (403); `prompt` is (text bytes, message count) for an estimate; `keep_for` is
+        HoldSweeper's `max_age`, the seconds the hold may wait for its settlement."""
         with limiter.admission(key) as ticket:
             try:
-                row = hold(key, most, request_id, provider, model, stream)
+                row = hold(key, most, request_id, provider, model, stream, client_ip)
             except ApiError as refusal:
                 refusal.headers.update(ticket.headers)
                 raise
-        return cls(key, row, ticket, price, limiter, *prompt)
+        return cls(key, row, ticket, price, limiter, *prompt, keep_for)
 
     def attempt(self):
         """One more channel is tried; none has answered yet."""
@@ -75,10 +83,10 @@ class Bill:
         if self.closed:
             return
         self.closed = True
+        self.usage, self.cost = usage, max(0, min(cost, self.row.hold))
         try:
-            with db.connection_context():
-                settle(self.row, usage, cost, status, estimated,
-                       route=(self.channel, self.attempts, self.upstream_ms))
+            settle_when_possible(self.row, (usage, self.cost, status, estimated),
+                                 (self.channel, self.attempts, self.upstream_ms), self.settle_by)
         finally:
             self.limiter.finished(self.key, self.ticket, usage.total)
 
@@ -135,7 +143,8 @@ RESERVE = Statement("UPDATE account SET balance = balance - ?, held = held + ? "
 OPEN_REQUEST = Statement(
     "INSERT INTO requestlog (request_id, account_id, key_id, provider, model, stream, state, hold, "
     "cost, prompt_tokens, cached_tokens, cache_write_tokens, completion_tokens, usage_estimated, "
-    "attempts, created) VALUES (?, ?, ?, ?, ?, ?, 'held', ?, 0, 0, 0, 0, 0, ?, 0, ?) RETURNING id")
+    "attempts, created, client_ip) VALUES (?, ?, ?, ?, ?, ?, 'held', ?, 0, 0, 0, 0, 0, ?, 0, ?, ?) "
+    "RETURNING id")
 CLOSE_REQUEST = Statement(
     "UPDATE requestlog SET state = ?, cost = ?, status = ?, finished = ?, usage_estimated = ?, "
     "prompt_tokens = ?, cached_tokens = ?, cache_write_tokens = ?, completion_tokens = ?, "
@@ -146,9 +155,9 @@ RECORD_CHARGE = Statement("INSERT INTO ledgerentry (account_id, amount, kind, re
                           "VALUES (?, ?, 'charge', ?, '', ?)")
 
 
-def hold(key, amount, request_id, provider, model, stream):
+def hold(key, amount, request_id, provider, model, stream, client_ip=None):
     """Reserve `amount` on the key's budget and from its account's balance, or neither (403);
-    the new RequestLog."""
+    the new RequestLog, of a caller at `client_ip`."""
     moment = now()
     with db.atomic():
         if not HOLD_ON_KEY.run(amount, moment, key.id, amount).rowcount:
@@ -160,9 +169,10 @@ def hold(key, amount, request_id, provider, model, stream):
                            f"The account balance cannot cover this request's maximum cost of "
                            f"{yuan(amount)} 元; top up or lower max_tokens.")
         row_id = OPEN_REQUEST.run(request_id, key.account_id, key.id, provider, model, stream,
-                                  amount, False, moment).fetchone()[0]
+                                  amount, False, moment, client_ip).fetchone()[0]
     return RequestLog(id=row_id, request_id=request_id, account=key.account_id, key=key.id,
-                      provider=provider, model=model, stream=stream, hold=amount, created=moment)
+                      provider=provider, model=model, stream=stream, hold=amount, created=moment,
+                      client_ip=client_ip)
 
 
 def settle(log, usage, cost, status, estimated=False, state="settled", route=(None, 0, None)):
@@ -179,6 +189,43 @@ def settle(log, usage, cost, status, estimated=False, state="settled", route=(No
         UNHOLD.run(log.hold - cost, log.hold, log.account_id)
         if cost:
             RECORD_CHARGE.run(log.account_id, -cost, log.id, moment)
+    return True
+
+
+def settle_when_possible(row, closing, route, settle_by):
+    """`settle(row, *closing, route=route)` now; while the database is unavailable, again in the
+    background after growing pauses, until `settle_by`, when HoldSweeper releases the hold instead.
+    The caller may already have what the upstream sent: its charge must wait for the database,
+    not be lost with the request (docs/money.md)."""
+    if not settled_or_unavailable(row, closing, route):
+        log.error("Settlement of request %s (%s micro-yuan of a %s hold) waits for the database.",
+                  row.request_id, closing[1], row.hold)
+        threading.Thread(target=retry_settlement, args=(row, closing, route, settle_by),
+                         daemon=True).start()
+
+
+def retry_settlement(row, closing, route, settle_by):
+    for pause in itertools.chain(SETTLE_RETRY_PAUSES, itertools.repeat(SETTLE_RETRY_PAUSES[-1])):
+        time.sleep(pause)
+        if settled_or_unavailable(row, closing, route):
+            log.warning("Settled request %s once the database answered again.", row.request_id)
+            return
+        if now() >= settle_by:
+            log.error("Settlement of request %s LOST: the database stayed unavailable past its "
+                      "hold's age; the sweep releases the hold, uncharged (%s micro-yuan).",
+                      row.request_id, closing[1])
+            return
+
+
+def settled_or_unavailable(row, closing, route):
+    """Settle the request now: True, or False when the database is unavailable (docs/storage.md)."""
+    try:
+        with db.connection_context():
+            settle(row, *closing, route=route)
+    except Exception as error:
+        if not database.is_unavailable(error):
+            raise
+        return False
     return True
 
 

@@ -49,7 +49,8 @@ def answer(description, schema_name, stream=None):
 # The statuses a relayed request may end in beyond its parser's 400 and the key's 401/403.
 RELAYED = (413, 429, 431, 500, 502, 503, 504)
 CHECKED = (400, 401, 403)
-READ_ONLY = (401, 403, 431, 500)
+READ_ONLY = (401, 403, 431, 500, 503)
+RETRY_AFTER = {429: "always", 503: "with `database_unavailable`"}
 
 
 def codes_of(status):
@@ -62,10 +63,10 @@ def error_responses(envelope="Error"):
     for status in dict.fromkeys(status for status, _, _ in errors.CODES):
         response = {"description": "`" + "`, `".join(codes_of(status)) + "`",
                     "content": {JSON: {"schema": ref(envelope)}}}
-        if status == 429:
+        if status in RETRY_AFTER:
             response["headers"] = {"Retry-After": {
-                "description": "Seconds to wait before retrying.", "required": True,
-                "schema": {"type": "string", "pattern": r"^\d+$"}}}
+                "description": f"Seconds to wait before retrying; {RETRY_AFTER[status]}.",
+                "required": status == 429, "schema": {"type": "string", "pattern": r"^\d+$"}}}
         out[f"{envelope}{status}"] = response
     out[f"{envelope}Upstream4XX"] = {
         "description": "The upstream refused the request itself (e.g. 400, 422): its status and "
@@ -202,6 +203,10 @@ SCHEMAS = {
     "Balance": obj({"currency": {"const": "CNY"}, "balance": YUAN, "held": YUAN},
                    required=("currency", "balance", "held"), more=False),
     "Health": obj({"status": {"const": "ok"}}, required=("status",), more=False),
+    "Readiness": obj({"status": {"enum": ["ready", "degraded", "unavailable"]},
+                      "database": {"type": "string"}, "redis": {"type": "string"}},
+                     required=("status", "database"), more=False,
+                     description="Each part says `ok`, or why not."),
 }
 
 # --- operations --------------------------------------------------------------------------------
@@ -250,8 +255,13 @@ PATHS = {
     "/v1/models/{model_id}": read("One of the models /v1/models lists", "Model",
                                   READ_ONLY + (404,), [MODEL_ID]),
     "/v1/balance": read("The account's balance and held amount, in 元", "Balance"),
-    "/healthz": {"get": {"summary": "The server and its database answer", "security": [],
-                         "responses": {"200": answer("Healthy.", "Health")}}},
+    "/healthz": {"get": {"summary": "The process is alive (it touches nothing else)", "security": [],
+                         "responses": {"200": answer("Alive.", "Health")}}},
+    "/readyz": {"get": {"summary": "It can serve: the database answers, and Redis when it has one",
+                        "security": [], "responses": {
+                            "200": answer("`ready`, or `degraded` when only Redis does not answer.",
+                                          "Readiness"),
+                            "503": answer("`unavailable`: the database does not answer.", "Readiness")}}},
 }
 
 PARAMETERS = {

@@ -32,6 +32,7 @@ PYSPY = BENCH / ".venv-pyspy/bin/py-spy"
 CHAT = {"model": "deepseek-flash", "messages": [{"role": "user", "content": "hi"}]}
 FAST = {"chunks": 50, "interval": 0}
 SLOW = {"chunks": 50, "interval": 0.02}
+HELD = {"chunks": 30, "interval": 1.0}  # ~30 s a stream, started over 20 s: all open at once
 NO_PROXY = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
 GATEWAY_DATA = Path("/tmp/qcbench")
 GATEWAY_DATABASE = f"sqlite:///{GATEWAY_DATA}/bench.db"
@@ -55,10 +56,11 @@ class Durations:
     ttfb: float
     relay: float
     slow: float
+    held: int  # streams held open at once
 
 
-FULL = Durations(warmup=2, latency=5, c64=10, ttfb=5, relay=10, slow=10)
-QUICK = Durations(warmup=1, latency=2, c64=3, ttfb=2, relay=3, slow=3)
+FULL = Durations(warmup=2, latency=5, c64=10, ttfb=5, relay=10, slow=10, held=10000)
+QUICK = Durations(warmup=1, latency=2, c64=3, ttfb=2, relay=3, slow=3, held=2000)
 
 
 @dataclass
@@ -175,12 +177,12 @@ def wrk(target, connections, seconds):
     return json.loads(next(line[6:] for line in out.splitlines() if line.startswith("BENCH ")))
 
 
-def stream(target, concurrency, fake, seconds):
+def stream(target, concurrency, fake, seconds, grace=5.0, ramp=0.0):
     messages = [{"role": "user", "content": json.dumps({"fake": fake})}]  # read by the Anthropic fake
     body = json.dumps({**CHAT, "model": target.model, "messages": messages, "max_tokens": 64,
                        "stream": True, "fake": fake}).encode()
     return streams.run(target.url, {**target.headers, "X-Fake": json.dumps(fake)}, body,
-                       concurrency, seconds)
+                       concurrency, seconds, grace, ramp)
 
 
 class PeakRss(threading.Thread):
@@ -193,6 +195,14 @@ class PeakRss(threading.Thread):
     def run(self):
         while not self.done.wait(0.2):
             self.peak = max(self.peak, procs.rss_mb(self.root))
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *_):
+        self.done.set()
+        self.join()
 
 
 def percentile(values, q):
@@ -243,16 +253,19 @@ def measure_streams(target, d):
     say(target, "relay, c=32")
     relay = stream(target, 32, FAST, d.relay)
     say(target, "slow streams, c=500")
-    sampler = PeakRss(target.process.pid)
-    sampler.start()
-    slow = stream(target, 500, SLOW, d.slow)
-    sampler.done.set()
-    sampler.join()
+    with PeakRss(target.process.pid) as slow_rss:
+        slow = stream(target, 500, SLOW, d.slow)
+    say(target, f"{d.held} held streams")
+    with PeakRss(target.process.pid) as held_rss:
+        # One stream a connection, the connections opened over 20 s: from then on, all are open.
+        held = stream(target, d.held, HELD, 1, grace=20, ramp=20)
     return {"ttfb_p50": percentile(ttfb.ttfbs, 50),
             "relay_sps": relay.streams_per_s, "relay_cps": relay.events_per_s,
             "relay_failed": relay.failed + relay.cut,
             "slow_sps": slow.streams_per_s, "slow_done": f"{slow.completed} / {slow.failed} / {slow.cut}",
-            "slow_ttfb_p99": percentile(slow.ttfbs, 99), "slow_rss": sampler.peak}
+            "slow_ttfb_p99": percentile(slow.ttfbs, 99), "slow_rss": slow_rss.peak,
+            "held_done": f"{held.completed} / {held.failed} / {held.cut}",
+            "held_ttfb_p99": percentile(held.ttfbs, 99), "held_rss": held_rss.peak}
 
 
 # --- profiling (optional) -------------------------------------------------------------------
@@ -295,6 +308,10 @@ ROWS = [  # label, key, how targets compare with direct
     ("slow streams completed / failed / unfinished at the end", "slow_done", None),
     ("slow TTFB p99 (ms)", "slow_ttfb_p99", None),
     ("peak RSS, c=500 slow (MB)", "slow_rss", None),
+    ("held streams (30 chunks 1 s apart, opened over 20 s): completed / failed / unfinished",
+     "held_done", None),
+    ("held streams: TTFB p99 (ms)", "held_ttfb_p99", None),
+    ("peak RSS, held streams (MB)", "held_rss", None),
     ("CPU used by other processes meanwhile (cores; should be ~0)", "others", None),
 ]
 
@@ -326,7 +343,7 @@ def render(results, d):
         cells = [number(direct)] + [cell(results[n][key], direct, how) for n in names[1:]]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines.append(f"\nPhases (s): latency {d.latency}, c=64 {d.c64}, TTFB {d.ttfb}, relay {d.relay}, "
-                 f"slow {d.slow}. 'added' rows: direct shows its own value, targets the excess over "
+                 f"slow {d.slow}; {d.held} held streams. 'added' rows: direct shows its own value, targets the excess over "
                  f"it; (N×) is the ratio to direct.")
     return "\n".join(lines)
 

@@ -27,12 +27,13 @@ class StreamStats:
         return self.events / self.elapsed if self.elapsed else 0.0
 
 
-def run(url, headers, body, concurrency, duration, grace=5.0):
-    """Run the load; streams still open `grace` seconds after `duration` are cut and counted."""
-    return asyncio.run(_run(url, headers, body, concurrency, duration, grace))
+def run(url, headers, body, concurrency, duration, grace=5.0, ramp=0.0):
+    """Run the load; streams still open `grace` seconds after `duration` are cut and counted.
+    The workers start evenly over the first `ramp` seconds; each sends at least one stream."""
+    return asyncio.run(_run(url, headers, body, concurrency, duration, grace, ramp))
 
 
-async def _run(url, headers, body, concurrency, duration, grace):
+async def _run(url, headers, body, concurrency, duration, grace, ramp):
     stats = StreamStats()
     parts = urlsplit(url)
     request = (f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
@@ -40,8 +41,9 @@ async def _run(url, headers, body, concurrency, duration, grace):
                + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode() + body
     started = time.monotonic()
     workers = [asyncio.create_task(_worker(parts.hostname, parts.port, request, started + duration,
-                                           stats)) for _ in range(concurrency)]
-    _, late = await asyncio.wait(workers, timeout=duration + grace)
+                                           stats, ramp * i / concurrency))
+               for i in range(concurrency)]
+    _, late = await asyncio.wait(workers, timeout=max(duration, ramp) + grace)
     for task in late:
         task.cancel()
     await asyncio.gather(*late, return_exceptions=True)
@@ -50,10 +52,11 @@ async def _run(url, headers, body, concurrency, duration, grace):
     return stats
 
 
-async def _worker(host, port, request, stop_at, stats):
+async def _worker(host, port, request, stop_at, stats, delay):
+    await asyncio.sleep(delay)
     connection = None
     try:
-        while time.monotonic() < stop_at:
+        while True:
             try:
                 connection = connection or await asyncio.open_connection(host, port)
                 ok, ttfb, events, reusable = await _one_stream(*connection, request)
@@ -68,6 +71,8 @@ async def _worker(host, port, request, stop_at, stats):
                 await asyncio.sleep(0.05)  # no hot loop against a refusing server
             if not reusable:
                 connection = _close(connection)
+            if time.monotonic() >= stop_at:
+                break
     finally:
         _close(connection)
 

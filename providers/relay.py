@@ -34,9 +34,11 @@ class Timeouts:
 
 
 def new_session():
-    """One pooled session for all upstream calls, which go straight to its adapter (`_send`)."""
+    """One pooled session for all upstream calls, which go straight to its adapter (`_send`). It
+    keeps as many idle connections as a worker may have callers (gunicorn.conf.py), so that none
+    is dropped when a burst of streams ends."""
     session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=512)
+    adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=10000)
     adapter.poolmanager.pool_classes_by_scheme = {"http": _OneWritePool, "https": _OneWriteTLSPool}
     session.mount("http://", adapter)
     session.mount("https://", adapter)

@@ -1,7 +1,6 @@
 """The routes of the API surfaces beyond Chat Completions. Each parses its own body, then takes
 the gateway's path (`gateway.serve`: route, admit, call, relay, settle) with a surface object that
 shapes the call and the answer: the members of `gateway.ChatCompletions`."""
-import logging
 from dataclasses import dataclass
 from typing import Callable
 
@@ -9,6 +8,7 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 import billing
+import errors
 import gateway
 import key_policy
 import routing
@@ -18,7 +18,6 @@ from providers.sse import named_event
 from surfaces import embeddings, messages, responses
 from surfaces.wire import SeenThrough
 
-log = logging.getLogger("qingcheng")
 openai_shaped = Blueprint("surfaces", __name__)
 anthropic_shaped = Blueprint("anthropic_surface", __name__)  # errors in Anthropic's envelope
 
@@ -135,6 +134,4 @@ def anthropic_http_error(error):
 
 @anthropic_shaped.errorhandler(Exception)
 def anthropic_internal_error(error):
-    log.exception("internal error on %s %s", request.method, request.path)
-    return anthropic_api_error(ApiError(500, "internal_error",
-                                        "The gateway failed to handle this request."))
+    return anthropic_api_error(errors.server_error(error))

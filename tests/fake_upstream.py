@@ -8,7 +8,7 @@ which the gateway passes through like any unknown field:
 
     {"fake": {"chunks": 5, "interval": 0.01, "delay": 0, "status": 200, "retry_after": "3",
               "reset_after": null, "stall": 0, "keepalives": 0, "usage": {...} or null,
-              "usage_chunk": false, "usage_in_choice": false, "text": "...", "reasoning": "...",
+              "usage_chunk": false, "usage_in_choice": false, "text": "...", "piece": 1, "reasoning": "...",
               "error_body": <any JSON>, "record": false, "gate": false}}
 
 The vendors' quirks: `usage_chunk` sends usage in a chunk of its own (`"choices": []`) when the
@@ -28,7 +28,7 @@ vector per input, as floats or base64 as `encoding_format` asks, with a token pe
 `reset_after` -1 ends a stream before its first event. POST /_behave {…} sets what every request
 gets unless its own `fake` says otherwise, so that several fake upstreams can behave differently
 for the same request; with "gate": true, requests wait until the next /_behave without it.
-GET /_stats reports what it saw (`record` keeps the bytes of each stream it sent); POST /_reset
+Each delta is `piece` characters of `text`. GET /_stats reports what it saw (`record` keeps the bytes of each stream it sent); POST /_reset
 forgets it and the behaviour. Run: python fake_upstream.py API_KEY (prints the port it listens on).
 """
 import base64
@@ -58,6 +58,7 @@ class Stats:
         self.open_streams = 0
         self.closed_by_client = 0
         self.completed_streams = 0
+        self.events_sent = 0
 
     def add(self, **changes):
         with self.lock:
@@ -68,7 +69,7 @@ class Stats:
         with self.lock:
             return {name: getattr(self, name) for name in (
                 "requests", "bodies", "paths", "authorizations", "streams", "open_streams",
-                "closed_by_client", "completed_streams")}
+                "closed_by_client", "completed_streams", "events_sent")}
 
 
 STATS = Stats()
@@ -274,8 +275,9 @@ class Handler(BaseHTTPRequestHandler):
         last = (body.get("messages") or [{}])[-1]
         text = "工具结果：" + str(last.get("content")) if last.get("role") == "tool" else \
             fake.get("text", DEFAULT_TEXT)
-        count = fake.get("chunks", len(text))
-        return [text[i % len(text)] for i in range(count)]
+        count, size = fake.get("chunks", len(text)), fake.get("piece", 1)
+        repeated = text * (size // len(text) + 2)
+        return [repeated[i % len(text):][:size] for i in range(count)]
 
     def embed(self, body, fake):
         inputs = body["input"]
@@ -293,6 +295,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def event(self, data):
         self.chunk(b"data: " + json.dumps(data, ensure_ascii=False).encode() + b"\n\n")
+        self.stats.add(events_sent=1)
 
     def chunk(self, data):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))

@@ -316,6 +316,15 @@ def wait_until_settled(account, timeout=5.0):
         time.sleep(0.05)
 
 
+def event_arrivals(base_url, token, fake):
+    """When each `data:` line of a stream (the fake upstream's, as `fake` says) reached the client,
+    in seconds from the start of the answer."""
+    with requests.post(base_url + "/v1/chat/completions", json=chat(stream=True, fake=fake),
+                       headers=headers(token), stream=True, timeout=10) as response:
+        started = time.monotonic()
+        return [time.monotonic() - started for line in response.iter_lines() if line.startswith(b"data:")]
+
+
 def sse_data(text):
     """The `data:` payloads of an SSE body, in order (comments left out)."""
     return [line[len("data: "):] for line in text.split("\n") if line.startswith("data: ")]

@@ -67,6 +67,16 @@ def test_x_forwarded_for_is_believed_from_a_trusted_proxy_only(client, bank, ups
     assert spoofed.status_code == 403
 
 
+def test_the_request_log_keeps_the_callers_address_the_forwarded_one_behind_a_trusted_proxy(
+        client, bank, upstream):
+    account = bank.account("10")
+    token = bank.key(account)
+    post(client, chat(), token, environ_base={"REMOTE_ADDR": "192.0.2.1"})
+    client.post("/v1/chat/completions", json=chat(), environ_base={"REMOTE_ADDR": "127.0.0.1"},
+                headers={**headers(token), "X-Forwarded-For": "203.0.113.9"}).close()
+    assert [row.client_ip for row in bank.requests(account)] == ["192.0.2.1", "203.0.113.9"]
+
+
 @pytest.mark.parametrize("peer, forwarded_for, caller", [
     ("192.0.2.1", "203.0.113.9", "192.0.2.1"),             # not a proxy: its header is ignored
     ("127.0.0.1", "203.0.113.9", "203.0.113.9"),           # a trusted proxy's caller

@@ -24,10 +24,10 @@ def test_its_server_is_the_requests_own_base_url(spec):
     assert spec["servers"] == [{"url": "https://gateway.example:8443"}]
 
 
-def test_every_api_route_the_app_serves_is_described_with_its_methods(app, spec):
+def test_every_api_route_and_probe_the_app_serves_is_described_with_its_methods(app, spec):
     served = {}
     for rule in app.url_map.iter_rules():
-        if rule.rule.startswith("/v1/") or rule.rule == "/healthz":
+        if rule.rule.startswith("/v1/") or rule.rule in ("/healthz", "/readyz"):
             path = rule.rule.replace("<path:model_id>", "{model_id}")
             served.setdefault(path, set()).update(m.lower() for m in rule.methods - {"HEAD", "OPTIONS"})
     described = {path: set(operations) for path, operations in spec["paths"].items()}

@@ -10,7 +10,8 @@ import time
 import pytest
 import requests
 
-from helpers import ROOT, chat, expected_cost, headers, sse_data, sse_json, wait_until_settled
+from helpers import (ROOT, chat, event_arrivals, expected_cost, headers, sse_data, sse_json,
+                     wait_until_settled)
 
 
 def readme_example(name):
@@ -84,11 +85,7 @@ def test_openai_sdk_sees_the_documented_errors(server, bank, upstream):
 
 
 def test_events_reach_the_client_as_the_upstream_sends_them(server, bank, upstream):
-    body = chat(stream=True, fake={"chunks": 5, "interval": 0.3})
-    with requests.post(server.url + "/v1/chat/completions", json=body, headers=headers(bank.key()),
-                       stream=True, timeout=10) as response:
-        started = time.monotonic()
-        arrivals = [time.monotonic() - started for line in response.iter_lines() if line.startswith(b"data:")]
+    arrivals = event_arrivals(server.url, bank.key(), {"chunks": 5, "interval": 0.3})
     assert len(arrivals) == 7  # role chunk, 5 content chunks, [DONE]
     assert arrivals[1] < 0.6 < arrivals[-1]
 

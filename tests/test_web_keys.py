@@ -8,7 +8,7 @@ import pytest
 import money
 from web import keys, queries
 from helpers import MODEL, chat, expected_cost, headers
-from models import ApiKey
+from models import ApiKey, RequestLog
 from helpers import PASSWORD, page, post_form, served, sign_in
 
 KEY_PATTERN = re.compile(r"sk-qc-[A-Za-z0-9_-]{32,}")
@@ -160,6 +160,14 @@ def test_recent_requests_show_tokens_cost_status_and_duration(signed_in, alice):
     assert "12 (4)" in row and ">13<" in row and "1.50 s" in row
     assert f'class="cost">{money.yuan(expected_cost(completion=13))}<' in row
     assert '<span class="status s2xx">200</span>' in row
+
+
+def test_recent_requests_show_the_callers_address(signed_in, alice):
+    key, _ = ApiKey.issue(alice)
+    row = served(key, 100)
+    RequestLog.update(client_ip="203.0.113.9").where(RequestLog.id == row.id).execute()
+    table = re.search(r'id="requests">.*?<tbody>(.*?)</tbody>', page(signed_in, "/keys"), re.S).group(1)
+    assert '<span class="muted small client-ip">203.0.113.9</span>' in table
 
 
 def test_cache_writes_show_beside_cache_hits_where_there_were_any(signed_in, alice):

@@ -162,6 +162,8 @@ STRINGS = {
               "The upstream is unreachable, failing or answering nonsense (after every channel "
               "allowed to try)."),
     "e_503": ("该提供方没有已配置且启用的渠道。", "The provider has no configured, enabled channel."),
+    "e_503_database": ("网关的数据库暂时不可用；稍后重试（见 Retry-After）。",
+                       "The gateway's database is unavailable for now; try again shortly (Retry-After)."),
     "e_504": ("上游未及时响应。", "The upstream did not answer in time."),
     "e_404_model": ("GET /v1/models/{id}：没有这个模型。", "GET /v1/models/{id}: no such model."),
     "billing_title": ("计费与限流", "Billing and rate limits"),

@@ -80,10 +80,11 @@ def json_object(raw):
 
 
 def check_model(model):
+    """A non-empty name without NUL, which no model has and PostgreSQL cannot look up."""
     if model is None:
         raise bad_request("'model' is required.", "model")
-    if not isinstance(model, str) or not model.strip():
-        raise bad_request("'model' must be a non-empty string.", "model")
+    if not isinstance(model, str) or not model.strip() or "\x00" in model:
+        raise bad_request("'model' must be a non-empty string without NUL characters.", "model")
 
 
 def check_messages(messages):

@@ -92,7 +92,7 @@ ANTHROPIC_ERROR = obj({"type": {"const": "error"}, "error": obj({
 
 # --- request bodies ----------------------------------------------------------------------------
 
-MODEL = {"type": "string", "minLength": 1, "pattern": r"\S",
+MODEL = {"type": "string", "pattern": r"^[^\u0000]*[^\s\u0000][^\u0000]*$",
          "description": "A priced model, an alias, or `provider/model`."}
 COUNT = optional("integer", minimum=1)
 STREAM = optional("boolean", description="An SSE stream (`text/event-stream`) when true.")

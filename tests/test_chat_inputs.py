@@ -48,6 +48,18 @@ def test_a_surrogate_pair_escape_is_ordinary_text(client, bank, upstream):
     assert upstream.stats()["bodies"][0]["messages"][0]["content"] == "🌍"
 
 
+@pytest.mark.parametrize("route, body", [
+    ("/v1/chat/completions", chat(model="deepseek-flash\x00")),
+    ("/v1/messages", chat(model="\x00", max_tokens=10)),
+    ("/v1/responses", {"model": "a\x00b", "input": "hi"}),
+    ("/v1/embeddings", {"model": "\x00", "input": "hi"})])
+def test_a_model_name_with_a_nul_character_is_a_400_on_every_database(client, bank, upstream, route, body):
+    response = client.post(route, json=body, headers=headers(bank.key()))
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert "NUL" in response.get_data(as_text=True)
+    assert upstream.stats()["requests"] == 0
+
+
 def test_an_integer_written_with_a_zero_fraction_is_that_integer(client, bank, upstream):
     response = post(client, chat(max_tokens=5.0), bank.key())
     assert response.status_code == 200, response.get_json()

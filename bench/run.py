@@ -258,7 +258,7 @@ def measure_streams(target, d):
     say(target, f"{d.held} held streams")
     with PeakRss(target.process.pid) as held_rss:
         # One stream a connection, the connections opened over 20 s: from then on, all are open.
-        held = stream(target, d.held, HELD, 1, grace=20, ramp=20)
+        held = stream(target, d.held, HELD, 1, grace=35, ramp=20)
     return {"ttfb_p50": percentile(ttfb.ttfbs, 50),
             "relay_sps": relay.streams_per_s, "relay_cps": relay.events_per_s,
             "relay_failed": relay.failed + relay.cut,

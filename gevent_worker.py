@@ -79,6 +79,11 @@ class HeadWithBody:
         self.flush()
         return self.sock.sendfile(*args, **kwargs)
 
+    def close(self):
+        """gunicorn closes the socket of a response that failed part-way: its head must not follow."""
+        self.head = None
+        self.sock.close()
+
     def flush(self):
         if self.head is not None:
             head, self.head = self.head, None

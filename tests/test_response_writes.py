@@ -13,6 +13,9 @@ class RecordingSocket:
     def sendfile(self, file, offset=0, count=None):
         self.writes.append(("sendfile", file))
 
+    def close(self):
+        self.writes.append(("close", None))
+
     def getpeername(self):
         return ("127.0.0.1", 1234)
 
@@ -42,6 +45,15 @@ def test_a_file_is_sent_after_the_head():
     writer.sendall(b"HTTP/1.1 200 OK\r\n\r\n")
     writer.sendfile("page.css")
     assert sock.writes == [("sendall", b"HTTP/1.1 200 OK\r\n\r\n"), ("sendfile", "page.css")]
+
+
+def test_a_response_closed_part_way_sends_nothing_more():
+    sock = RecordingSocket()
+    writer = HeadWithBody(sock)
+    writer.sendall(b"HTTP/1.1 200 OK\r\n\r\n")
+    writer.close()
+    writer.flush()
+    assert sock.writes == [("close", None)]
 
 
 def test_everything_else_is_the_socket_itself():

@@ -185,6 +185,24 @@ def stream(target, concurrency, fake, seconds, grace=5.0, ramp=0.0):
                        concurrency, seconds, grace, ramp)
 
 
+class WorkerShares:
+    """The busiest child process's share of the CPU that the children of `root` used meanwhile,
+    in %: 50 is an even split over 2 workers, 100 one worker doing everything."""
+
+    def __init__(self, root):
+        self.workers = procs.tree(root)[1:]
+        self.busiest = None
+
+    def __enter__(self):
+        self.before = [procs.cpu_ms(pid) for pid in self.workers]
+        return self
+
+    def __exit__(self, *_):
+        used = [procs.cpu_ms(pid) - before for pid, before in zip(self.workers, self.before)]
+        if len(used) > 1 and sum(used) > 0:
+            self.busiest = 100 * max(used) / sum(used)
+
+
 class PeakRss(threading.Thread):
     """Samples the summed RSS of a process tree until `done` is set."""
 
@@ -251,7 +269,8 @@ def measure_streams(target, d):
     say(target, "stream TTFB, c=1")
     ttfb = stream(target, 1, FAST, d.ttfb)
     say(target, "relay, c=32")
-    relay = stream(target, 32, FAST, d.relay)
+    with WorkerShares(target.process.pid) as shares:
+        relay = stream(target, 32, FAST, d.relay)
     say(target, "slow streams, c=500")
     with PeakRss(target.process.pid) as slow_rss:
         slow = stream(target, 500, SLOW, d.slow)
@@ -261,7 +280,7 @@ def measure_streams(target, d):
         held = stream(target, d.held, HELD, 1, grace=35, ramp=20)
     return {"ttfb_p50": percentile(ttfb.ttfbs, 50),
             "relay_sps": relay.streams_per_s, "relay_cps": relay.events_per_s,
-            "relay_failed": relay.failed + relay.cut,
+            "relay_failed": relay.failed + relay.cut, "relay_busiest": shares.busiest,
             "slow_sps": slow.streams_per_s, "slow_done": f"{slow.completed} / {slow.failed} / {slow.cut}",
             "slow_ttfb_p99": percentile(slow.ttfbs, 99), "slow_rss": slow_rss.peak,
             "held_done": f"{held.completed} / {held.failed} / {held.cut}",
@@ -304,6 +323,7 @@ ROWS = [  # label, key, how targets compare with direct
     ("relay streams/s, 50 chunks, c=32", "relay_sps", "ratio"),
     ("relay chunks/s, c=32", "relay_cps", "ratio"),
     ("relay failed or unfinished streams, c=32", "relay_failed", None),
+    ("relay: busiest worker's share of the workers' CPU (%)", "relay_busiest", None),
     ("slow streams/s, 50 chunks 20 ms apart, c=500", "slow_sps", "ratio"),
     ("slow streams completed / failed / unfinished at the end", "slow_done", None),
     ("slow TTFB p99 (ms)", "slow_ttfb_p99", None),

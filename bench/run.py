@@ -9,42 +9,23 @@ import argparse
 import json
 import os
 import resource
-import shutil
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 import procs
 import streams
+from table import render
+from targets import BENCH, INSTALLED, STARTERS, Target, free_port, launch, wait_ready
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-LITELLM = BENCH / ".venv-litellm/bin/litellm"
-PORTKEY = BENCH / "portkey/node_modules/@portkey-ai/gateway/build/start-server.js"
 PYSPY = BENCH / ".venv-pyspy/bin/py-spy"
 CHAT = {"model": "deepseek-flash", "messages": [{"role": "user", "content": "hi"}]}
 FAST = {"chunks": 50, "interval": 0}
 SLOW = {"chunks": 50, "interval": 0.02}
 HELD = {"chunks": 30, "interval": 1.0}  # ~30 s a stream, started over 20 s: all open at once
-NO_PROXY = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
-GATEWAY_DATA = Path("/tmp/qcbench")
-GATEWAY_DATABASE = f"sqlite:///{GATEWAY_DATA}/bench.db"
-LITELLM_CONFIG = """model_list:
-  - model_name: deepseek-flash
-    litellm_params:
-      model: openai/deepseek-flash
-      api_base: {upstream}/v1
-      api_key: sk-upstream-test
-general_settings:
-  master_key: sk-bench-master
-"""
 
 
 @dataclass(frozen=True)
@@ -61,108 +42,6 @@ class Durations:
 
 FULL = Durations(warmup=2, latency=5, c64=10, ttfb=5, relay=10, slow=10, held=10000)
 QUICK = Durations(warmup=1, latency=2, c64=3, ttfb=2, relay=3, slow=3, held=2000)
-
-
-@dataclass
-class Target:
-    name: str
-    process: subprocess.Popen  # its whole process tree is measured
-    url: str                   # the chat completions endpoint
-    headers: dict
-    health: str
-    model: str = "deepseek-flash"
-
-
-# --- starting the targets -------------------------------------------------------------------
-
-def launch(command, log, **options):
-    env = {**os.environ, **NO_PROXY, **options.pop("env", {})}
-    return subprocess.Popen([str(part) for part in command], stdout=open(log, "wb"),
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, **options)
-
-
-def start_gateway(port, upstream, logs, provider="deepseek", model="deepseek-flash", **settings):
-    """The gateway on a fresh database in GATEWAY_DATA; `settings` are more environment variables."""
-    shutil.rmtree(GATEWAY_DATA, ignore_errors=True)
-    GATEWAY_DATA.mkdir()
-    env = {**os.environ, **NO_PROXY, **settings, "DATABASE_URL": GATEWAY_DATABASE,
-           "DEEPSEEK_BASE_URL": f"{upstream}/v1", "DEEPSEEK_API_KEY": "sk-upstream-test",
-           "ANTHROPIC_BASE_URL": upstream, "ANTHROPIC_API_KEY": "sk-upstream-test"}
-
-    def flask(*args):
-        done = subprocess.run([sys.executable, "-m", "flask", "--app", "gateway", *args], cwd=REPO,
-                              env=env, capture_output=True, text=True)
-        if done.returncode:
-            sys.exit(f"flask {' '.join(args)} failed:\n{done.stderr[-2000:]}")
-        return done.stdout
-
-    flask("accounts", "create", "bench", "--balance", "100000000")
-    key = flask("keys", "create", "bench").strip().splitlines()[-1]
-    flask("prices", "set", provider, model, "--input", "1", "--cached-input", "0.02",
-          "--output", "4", "--max-output", "8192")
-    env["GUNICORN_CMD_ARGS"] = f"--bind 127.0.0.1:{port} --workers 2"
-    process = launch([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
-                     logs / "gateway.log", env=env, cwd=REPO)
-    name = "gateway" if provider == "deepseek" else f"gateway ({provider})"
-    return Target(name, process, f"http://127.0.0.1:{port}/v1/chat/completions",
-                  {"X-API-Key": key, "X-AI-Provider": provider}, f"http://127.0.0.1:{port}/healthz",
-                  model)
-
-
-def start_gateway_translating(port, upstream, logs):
-    """The gateway in front of an Anthropic-style upstream: every answer translated to OpenAI's."""
-    return start_gateway(port, upstream, logs, provider="anthropic", model="claude-bench")
-
-
-def start_litellm(port, upstream, logs):
-    config = logs / "litellm.yaml"
-    config.write_text(LITELLM_CONFIG.format(upstream=upstream))
-    # Local copies instead of fetching cost maps and header lists from the internet at start.
-    env = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS": "True"}
-    process = launch([LITELLM, "--config", config, "--host", "127.0.0.1", "--port", port,
-                      "--num_workers", "2"], logs / "litellm.log", env=env, cwd=logs)
-    return Target("litellm", process, f"http://127.0.0.1:{port}/v1/chat/completions",
-                  {"Authorization": "Bearer sk-bench-master"},
-                  f"http://127.0.0.1:{port}/health/liveliness")
-
-
-def start_portkey(port, upstream, logs):
-    process = launch(["node", PORTKEY, f"--port={port}", "--headless"], logs / "portkey.log",
-                     cwd=BENCH / "portkey")
-    # Portkey drops unknown body fields, so the stream shape also goes as a forwarded X-Fake header.
-    return Target("portkey", process, f"http://127.0.0.1:{port}/v1/chat/completions",
-                  {"x-portkey-provider": "openai", "x-portkey-custom-host": f"{upstream}/v1",
-                   "x-portkey-forward-headers": "x-fake", "Authorization": "Bearer x"},
-                  f"http://127.0.0.1:{port}/")
-
-
-STARTERS = {"gateway": start_gateway, "anthropic": start_gateway_translating,
-            "litellm": start_litellm, "portkey": start_portkey}
-INSTALLED = {"gateway": True, "anthropic": True, "litellm": LITELLM.exists(),
-             "portkey": PORTKEY.exists()}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(target, timeout=120):
-    """Until the health URL gives any HTTP answer; fails if the target exits first."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if target.process.poll() is not None:
-            sys.exit(f"{target.name} exited at start; see its log")
-        try:
-            opener.open(target.health, timeout=2).close()
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.5)
-    sys.exit(f"{target.name} was not ready after {timeout} s")
 
 
 # --- load ---------------------------------------------------------------------------------
@@ -309,63 +188,6 @@ def top_frames(logs, count=15):
             leaves[stack.rsplit(";", 1)[-1]] += int(samples)
             total += int(samples)
     return "\n".join(f"{n / total:6.1%}  {frame}" for frame, n in leaves.most_common(count))
-
-
-# --- the table ------------------------------------------------------------------------------
-
-ROWS = [  # label, key, how targets compare with direct
-    ("added latency p50, non-stream, c=1 (ms)", "lat_p50", "added"),
-    ("added latency p99, non-stream, c=1 (ms)", "lat_p99", "added"),
-    ("requests/s, non-stream, c=64", "rps", "ratio"),
-    ("failed requests, c=64 (non-2xx + socket errors)", "c64_failed", None),
-    ("CPU ms per request, c=64 (process tree)", "cpu_per_req", "ratio"),
-    ("stream TTFB added p50, c=1 (ms)", "ttfb_p50", "added"),
-    ("relay streams/s, 50 chunks, c=32", "relay_sps", "ratio"),
-    ("relay chunks/s, c=32", "relay_cps", "ratio"),
-    ("relay failed or unfinished streams, c=32", "relay_failed", None),
-    ("relay: busiest worker's share of the workers' CPU (%)", "relay_busiest", None),
-    ("slow streams/s, 50 chunks 20 ms apart, c=500", "slow_sps", "ratio"),
-    ("slow streams completed / failed / unfinished at the end", "slow_done", None),
-    ("slow TTFB p99 (ms)", "slow_ttfb_p99", None),
-    ("peak RSS, c=500 slow (MB)", "slow_rss", None),
-    ("held streams (30 chunks 1 s apart, opened over 20 s): completed / failed / unfinished",
-     "held_done", None),
-    ("held streams: TTFB p99 (ms)", "held_ttfb_p99", None),
-    ("peak RSS, held streams (MB)", "held_rss", None),
-    ("CPU used by other processes meanwhile (cores; should be ~0)", "others", None),
-]
-
-
-def number(value):
-    if value is None:
-        return "n/a"
-    if isinstance(value, (str, int)):
-        return str(value)
-    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
-
-
-def cell(value, direct, how):
-    if how is None or value is None or direct is None:
-        return number(value)
-    if how == "added":
-        return "+" + number(value - direct) if value >= direct else number(value - direct)
-    if not direct:
-        return number(value)
-    ratio = value / direct
-    return f"{number(value)} ({ratio:.0f}×)" if ratio >= 10 else f"{number(value)} ({ratio:.2g}×)"
-
-
-def render(results, d):
-    names = list(results)
-    lines = ["| metric | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-    for label, key, how in ROWS:
-        direct = results["direct"][key]
-        cells = [number(direct)] + [cell(results[n][key], direct, how) for n in names[1:]]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines.append(f"\nPhases (s): latency {d.latency}, c=64 {d.c64}, TTFB {d.ttfb}, relay {d.relay}, "
-                 f"slow {d.slow}; {d.held} held streams. 'added' rows: direct shows its own value, targets the excess over "
-                 f"it; (N×) is the ratio to direct.")
-    return "\n".join(lines)
 
 
 # --- main -----------------------------------------------------------------------------------

@@ -8,8 +8,9 @@ import os
 import pytest
 
 from database import db
-from helpers import (CLAUDE, CLAUDE_PRICE, PASSWORD, UPSTREAM_KEY, Bank, FakeUpstream, GatewayServer,
-                     chromium, fake_anthropic, new_app)
+from helpers import (CLAUDE, CLAUDE_PRICE, UPSTREAM_KEY, Bank, FakeUpstream, GatewayServer, fake_anthropic,
+                     new_app)
+from pages import PASSWORD, chromium
 from models import Price
 from providers import PROVIDERS
 from providers.base import Upstream

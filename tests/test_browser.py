@@ -10,7 +10,8 @@ import requests
 import models
 import money
 from web import auth
-from helpers import DESKTOP, PHONE, UPSTREAM_KEY, chat, expected_cost, headers, sse_data
+from helpers import UPSTREAM_KEY, chat, expected_cost, headers, sse_data
+from pages import DESKTOP, PHONE
 from models import RequestLog
 
 BOSS_PASSWORD, ALICE_PASSWORD = "boss-password-1", "alice-password-1"

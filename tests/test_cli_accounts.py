@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from helpers import PASSWORD, post_form, sign_in
+from pages import PASSWORD, post_form, sign_in
 from models import Account, LedgerEntry, WebSession
 from web import auth
 

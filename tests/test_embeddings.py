@@ -11,7 +11,8 @@ import openai
 import pytest
 import requests
 
-from helpers import MODEL, OPENAI_STYLE, UPSTREAM_KEY, headers, page_examples
+from helpers import MODEL, OPENAI_STYLE, UPSTREAM_KEY, headers
+from pages import page_examples
 from models import Price
 from providers import PROVIDERS
 from web import docs

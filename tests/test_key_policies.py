@@ -5,7 +5,8 @@ import re
 import pytest
 
 import key_policy
-from helpers import MODEL, PASSWORD, PRICE, chat, expected_cost, headers, page, post_form, sign_in
+from helpers import MODEL, PRICE, chat, expected_cost, headers
+from pages import PASSWORD, page, post_form, sign_in
 from models import ApiKey, ModelAlias, Price
 
 

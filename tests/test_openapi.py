@@ -5,7 +5,7 @@ import pytest
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
 import errors
-from helpers import page
+from pages import page
 
 
 @pytest.fixture

@@ -18,8 +18,9 @@ from peewee import OperationalError
 
 import money
 from database import db, is_unavailable, open_database
-from helpers import (ROOT, TEST_ENCRYPTION_KEY, GatewayServer, PASSWORD, chat, expected_cost,
-                     free_port, headers, sse_data, wait_until)
+from helpers import (ROOT, TEST_ENCRYPTION_KEY, GatewayServer, chat, expected_cost, free_port, headers,
+                     sse_data, wait_until)
+from pages import PASSWORD
 from models import ApiKey, RequestLog
 from providers.base import Usage
 from tcp_proxy import TcpProxy

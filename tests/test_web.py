@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from helpers import MODEL, PASSWORD, SESSION_COOKIE, csrf_token, page, post_form, sign_in
+from helpers import MODEL
+from pages import PASSWORD, SESSION_COOKIE, csrf_token, page, post_form, sign_in
 from web import auth, docs, docs_text, i18n, pages_text
 from models import Account, ApiKey, LedgerEntry, Price, SignInFailure
 

@@ -8,7 +8,7 @@ import models
 import money
 from helpers import PRICE, expected_cost
 from models import Account, ApiKey, LedgerEntry, Price
-from helpers import PASSWORD, page, post_form, sign_in
+from pages import PASSWORD, page, post_form, sign_in
 from helpers import served
 
 

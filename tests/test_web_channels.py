@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from helpers import PASSWORD, page, post_form, sign_in, served
+from helpers import served
+from pages import PASSWORD, page, post_form, sign_in
 from models import ApiKey, Channel, ChannelFailure, RequestLog
 
 KEY = "sk-live-0123456789abcdef"

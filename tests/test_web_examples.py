@@ -8,7 +8,8 @@ import time
 import pytest
 
 from web import docs
-from helpers import expected_cost, page_examples, sse_data
+from helpers import expected_cost, sse_data
+from pages import page_examples
 
 ANSWER = "你好，世界！Hello 🌍\n"
 NODE = ["node", "--input-type=module", "-e"]

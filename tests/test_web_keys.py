@@ -9,7 +9,8 @@ import money
 from web import keys, queries
 from helpers import MODEL, chat, expected_cost, headers
 from models import ApiKey, RequestLog
-from helpers import PASSWORD, page, post_form, served, sign_in
+from helpers import served
+from pages import PASSWORD, page, post_form, sign_in
 
 KEY_PATTERN = re.compile(r"sk-qc-[A-Za-z0-9_-]{32,}")
 

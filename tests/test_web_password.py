@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from helpers import PASSWORD, SESSION_COOKIE, page, post_form, sign_in
+from pages import PASSWORD, SESSION_COOKIE, page, post_form, sign_in
 from models import Account, SignInFailure
 from web import auth
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import requests
 import urllib3
+from gevent.monkey import get_original
 
 from errors import ApiError
 from providers.base import UpstreamFailure, timed_out, unreachable
@@ -21,6 +22,7 @@ from providers.sse import data_event
 KEEPALIVE = b": keep-alive\n\n"
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 _END = object()
+_select_now = get_original("select", "select")  # never yields to another greenlet
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,14 @@ class _OneWrite:
             super().send(data)
         else:
             self._writes.append(data)
+
+    @property
+    def is_connected(self):
+        """Asked of a pooled connection before it is reused: whether the upstream has not closed
+        it (nothing to read yet). urllib3 asks through poll(), which gevent turns into a pass of
+        the event loop with a timer of its own: under load, a wait behind every other request
+        (docs/streaming.md). The system's own select() answers at once."""
+        return self.sock is not None and not _select_now([self.sock], [], [], 0)[0]
 
 
 class _OneWriteConnection(_OneWrite, urllib3.connection.HTTPConnection):

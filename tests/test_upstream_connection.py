@@ -1,7 +1,10 @@
 """The upstream connection: a request leaves in one write (providers/relay.py)."""
 import socket
+import subprocess
+import sys
 import threading
 
+from helpers import ROOT
 from providers import relay
 
 
@@ -64,3 +67,39 @@ def test_a_request_without_a_body_is_sent_whole():
     writes, received = sent_through(lambda connection: connection.request("GET", "/v1/models"))
     assert len(writes) == 1
     assert received.startswith(b"GET /v1/models HTTP/1.1\r\n") and received.endswith(b"\r\n\r\n")
+
+
+# Run under gevent, as in a worker: whether asking about a pooled connection let another greenlet
+# run (a pass of the event loop, which under load is a wait of its own).
+CHECK_UNDER_GEVENT = """
+from gevent import monkey; monkey.patch_all()
+import socket, gevent
+from providers import relay
+listener = socket.create_server(("127.0.0.1", 0))
+connection = relay.new_session().get_adapter("http://x").poolmanager.connection_from_url(
+    "http://127.0.0.1:%d" % listener.getsockname()[1])._get_conn()
+connection.connect()
+accepted, _ = listener.accept()
+if CLOSED:
+    accepted.close()
+    gevent.sleep(0.2)
+others_ran = []
+gevent.spawn(others_ran.append, True)
+print(connection.is_connected, bool(others_ran))
+"""
+
+
+def pooled_connection_check(closed):
+    """(is_connected, whether another greenlet ran meanwhile) for a pooled upstream connection."""
+    done = subprocess.run([sys.executable, "-c", f"CLOSED = {closed}\n" + CHECK_UNDER_GEVENT],
+                          cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return tuple(word == "True" for word in done.stdout.split())
+
+
+def test_an_open_pooled_connection_is_reused_without_a_pass_of_the_event_loop():
+    assert pooled_connection_check(closed=False) == (True, False)
+
+
+def test_a_pooled_connection_the_upstream_closed_is_not_reused():
+    assert pooled_connection_check(closed=True) == (False, False)

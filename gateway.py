@@ -41,7 +41,7 @@ import web
 from database import db
 from errors import ApiError, bad_request
 from models import Account, ApiKey, IntegrityError, KEY_PREFIX, Price, create_tables, setting
-from providers import relay, upstreams_from_env
+from providers import relay, upstream_connection, upstreams_from_env
 
 log = logging.getLogger("qingcheng")
 api = Blueprint("api", __name__)
@@ -69,7 +69,7 @@ def create_app(config=None):
             "secret_key", lambda: secrets.token_hex(32))
         channels.sync_env(app.config["UPSTREAMS"])
         warn_when_no_provider(app.config["UPSTREAMS"])
-    app.extensions.update(keyring=keyring, upstream_session=relay.new_session(),
+    app.extensions.update(keyring=keyring, upstream_session=upstream_connection.new_session(),
                           health=health.Health(app.config["CHANNEL_FAILURES_TO_COOL"],
                                                app.config["CHANNEL_COOLDOWN_SECONDS"]))
     timeouts = app.config["TIMEOUTS"]

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import requests
 import urllib3
-from gevent.monkey import get_original
 
 from errors import ApiError
 from providers.base import UpstreamFailure, timed_out, unreachable
@@ -22,7 +21,6 @@ from providers.sse import data_event
 KEEPALIVE = b": keep-alive\n\n"
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 _END = object()
-_select_now = get_original("select", "select")  # never yields to another greenlet
 
 
 @dataclass(frozen=True)
@@ -33,65 +31,6 @@ class Timeouts:
     read: float
     total: float
     keepalive: float
-
-
-def new_session():
-    """One pooled session for all upstream calls, which go straight to its adapter (`_send`). It
-    keeps as many idle connections as a worker may have callers (gunicorn.conf.py), so that none
-    is dropped when a burst of streams ends."""
-    session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=10000)
-    adapter.poolmanager.pool_classes_by_scheme = {"http": _OneWritePool, "https": _OneWriteTLSPool}
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
-
-
-class _OneWrite:
-    """A connection that sends a request's head and body in one write, not two: each write to a
-    socket is a system call that also wakes the upstream's side, and on the request path the
-    writes were the largest share of the gateway's CPU (docs/streaming.md)."""
-
-    _writes = None  # while a request is being written, what it has written so far
-
-    def request(self, *args, **kwargs):
-        self._writes = []
-        try:
-            super().request(*args, **kwargs)
-            request = b"".join(self._writes)
-        finally:
-            self._writes = None
-        super().send(request)
-
-    def send(self, data):
-        if self._writes is None:
-            super().send(data)
-        else:
-            self._writes.append(data)
-
-    @property
-    def is_connected(self):
-        """Asked of a pooled connection before it is reused: whether the upstream has not closed
-        it (nothing to read yet). urllib3 asks through poll(), which gevent turns into a pass of
-        the event loop with a timer of its own: under load, a wait behind every other request
-        (docs/streaming.md). The system's own select() answers at once."""
-        return self.sock is not None and not _select_now([self.sock], [], [], 0)[0]
-
-
-class _OneWriteConnection(_OneWrite, urllib3.connection.HTTPConnection):
-    pass
-
-
-class _OneWriteTLSConnection(_OneWrite, urllib3.connection.HTTPSConnection):
-    pass
-
-
-class _OneWritePool(urllib3.HTTPConnectionPool):
-    ConnectionCls = _OneWriteConnection
-
-
-class _OneWriteTLSPool(urllib3.HTTPSConnectionPool):
-    ConnectionCls = _OneWriteTLSConnection
 
 
 @functools.cache

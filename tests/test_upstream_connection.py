@@ -1,11 +1,11 @@
-"""The upstream connection: a request leaves in one write (providers/relay.py)."""
+"""The pooled upstream connections (providers/upstream_connection.py)."""
 import socket
 import subprocess
 import sys
 import threading
 
 from helpers import ROOT
-from providers import relay
+from providers import upstream_connection
 
 
 class CountingSocket:
@@ -37,14 +37,18 @@ def received_by(listener):
     return parts, thread
 
 
+def pooled(listener):
+    """A connection from the gateway's upstream pool to `listener`, not yet connected."""
+    pools = upstream_connection.new_session().get_adapter("http://x").poolmanager
+    return pools.connection_from_url(f"http://127.0.0.1:{listener.getsockname()[1]}")._get_conn()
+
+
 def sent_through(request):
     """The writes a pooled upstream connection makes for `request(connection)`, and the bytes
     that reached the server."""
     with socket.create_server(("127.0.0.1", 0)) as listener:
         parts, thread = received_by(listener)
-        pool = relay.new_session().get_adapter("http://x").poolmanager.connection_from_url(
-            f"http://127.0.0.1:{listener.getsockname()[1]}")
-        connection = pool._get_conn()
+        connection = pooled(listener)
         connection.connect()
         connection.sock = counting = CountingSocket(connection.sock)
         request(connection)
@@ -63,6 +67,23 @@ def test_a_request_with_a_body_leaves_in_one_write():
     assert b"Content-Length: %d\r\n" % len(body) in received
 
 
+def test_a_response_is_read_through_a_small_buffer():
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        connection = pooled(listener)
+        connection.connect()
+        accepted, _ = listener.accept()
+        with accepted:
+            connection.request("GET", "/", preload_content=False)
+            accepted.recv(65536)
+            accepted.sendall(answer)
+            response = connection.getresponse()
+            # A BufferedReader's size counts its buffer: http.client's own would be 8 KB.
+            assert sys.getsizeof(response._fp.fp) < upstream_connection.READ_BUFFER_BYTES + 1024
+            assert response.read() == b"ok"
+        connection.close()
+
+
 def test_a_request_without_a_body_is_sent_whole():
     writes, received = sent_through(lambda connection: connection.request("GET", "/v1/models"))
     assert len(writes) == 1
@@ -74,10 +95,10 @@ def test_a_request_without_a_body_is_sent_whole():
 CHECK_UNDER_GEVENT = """
 from gevent import monkey; monkey.patch_all()
 import socket, gevent
-from providers import relay
+from providers import upstream_connection
 listener = socket.create_server(("127.0.0.1", 0))
-connection = relay.new_session().get_adapter("http://x").poolmanager.connection_from_url(
-    "http://127.0.0.1:%d" % listener.getsockname()[1])._get_conn()
+pools = upstream_connection.new_session().get_adapter("http://x").poolmanager
+connection = pools.connection_from_url("http://127.0.0.1:%d" % listener.getsockname()[1])._get_conn()
 connection.connect()
 accepted, _ = listener.accept()
 if CLOSED:

@@ -8,10 +8,11 @@ from contextlib import contextmanager
 from urllib.parse import urlparse
 
 import gevent
-from gevent.monkey import get_original
 from peewee import DatabaseProxy, InterfaceError, OperationalError
 from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase, PooledSqliteDatabase
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
+
+import unyielding
 
 db = DatabaseProxy()
 log = logging.getLogger("qingcheng")
@@ -52,9 +53,6 @@ def reason(error):
 
 # Seconds of the sleeps that block the whole worker while the SQLite write lock is another's.
 LOCK_SPINS = (0.00005, 0.0001, 0.0002, 0.0004)
-# The system's own calls: gevent's let every other ready greenlet run first, even for no time.
-_sleep_blocking = get_original("time", "sleep")
-_select_now = get_original("select", "select")
 
 
 class CooperativeSqliteDatabase(PooledSqliteDatabase):
@@ -91,7 +89,7 @@ class CooperativeSqliteDatabase(PooledSqliteDatabase):
                 if "locked" not in str(error) or time.monotonic() > deadline:
                     raise
             if attempt < len(LOCK_SPINS):
-                _sleep_blocking(LOCK_SPINS[attempt])
+                unyielding.sleep(LOCK_SPINS[attempt])
             else:
                 time.sleep(min(0.0002 * 2 ** (attempt - len(LOCK_SPINS)), 0.005))
 
@@ -112,7 +110,7 @@ class ReconnectingPostgresqlDatabase(PooledPostgresqlDatabase):
 
     def _is_closed(self, conn):
         return (conn.closed or conn.get_transaction_status() != TRANSACTION_STATUS_IDLE
-                or bool(_select_now([conn.fileno()], [], [], 0)[0]))
+                or unyielding.readable_now(conn.fileno()))
 
 
 def open_database(url, pool_size=8, lock_wait_seconds=10):

@@ -5,13 +5,12 @@ import http.client
 
 import requests
 import urllib3
-from gevent.monkey import get_original
+
+from unyielding import readable_now
 
 # Big enough for a response's head and an SSE event or two; http.client's own, 8 KB, was a tenth
 # of a held stream's memory. A bigger read goes straight to the caller's buffer anyway.
 READ_BUFFER_BYTES = 2048
-
-_select_now = get_original("select", "select")  # the system's: gevent's yields to other greenlets
 
 
 def new_session():
@@ -72,8 +71,8 @@ class _Lean:
         """Asked of a pooled connection before it is reused: whether the upstream has not closed
         it (nothing to read yet). urllib3 asks through poll(), which gevent turns into a pass of
         the event loop with a timer of its own: under load, a wait behind every other request
-        (docs/streaming.md). The system's own select() answers at once."""
-        return self.sock is not None and not _select_now([self.sock], [], [], 0)[0]
+        (docs/streaming.md). The system's own poll() answers at once."""
+        return self.sock is not None and not readable_now(self.sock)
 
 
 class _Connection(_Lean, urllib3.connection.HTTPConnection):

@@ -94,8 +94,12 @@ def test_a_request_without_a_body_is_sent_whole():
 # run (a pass of the event loop, which under load is a wait of its own).
 CHECK_UNDER_GEVENT = """
 from gevent import monkey; monkey.patch_all()
-import socket, gevent
+import os, resource, socket, gevent
 from providers import upstream_connection
+if TAKEN:  # descriptors already open, as in a worker holding that many streams
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    taken = [os.dup(0) for _ in range(TAKEN)]
 listener = socket.create_server(("127.0.0.1", 0))
 pools = upstream_connection.new_session().get_adapter("http://x").poolmanager
 connection = pools.connection_from_url("http://127.0.0.1:%d" % listener.getsockname()[1])._get_conn()
@@ -110,9 +114,11 @@ print(connection.is_connected, bool(others_ran))
 """
 
 
-def pooled_connection_check(closed):
-    """(is_connected, whether another greenlet ran meanwhile) for a pooled upstream connection."""
-    done = subprocess.run([sys.executable, "-c", f"CLOSED = {closed}\n" + CHECK_UNDER_GEVENT],
+def pooled_connection_check(closed, taken=0):
+    """(is_connected, whether another greenlet ran meanwhile) for a pooled upstream connection
+    opened after `taken` other descriptors."""
+    done = subprocess.run([sys.executable, "-c",
+                           f"CLOSED = {closed}\nTAKEN = {taken}\n" + CHECK_UNDER_GEVENT],
                           cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     return tuple(word == "True" for word in done.stdout.split())
@@ -124,3 +130,7 @@ def test_an_open_pooled_connection_is_reused_without_a_pass_of_the_event_loop():
 
 def test_a_pooled_connection_the_upstream_closed_is_not_reused():
     assert pooled_connection_check(closed=True) == (False, False)
+
+
+def test_a_pooled_connection_past_descriptor_1023_is_checked():
+    assert pooled_connection_check(closed=False, taken=1100) == (True, False)

@@ -30,7 +30,7 @@ from worker_loads import WorkerLoads
 # moment before the worker stopped accepting is served (with `Connection: close`), not cut off.
 LAST_REQUEST_SECONDS = 1.0
 ACCEPT_RECHECK_SECONDS = 0.001
-ACCEPT_DEFER_SECONDS = 0.1
+ACCEPT_DEFER_SECONDS = 0.02
 # How many more connections than another worker (or a quarter more) a worker holds before it leaves
 # new ones to that one. Every worker accepts while they are about even: under a burst of new
 # connections at full CPU, a worker accepts one a pass of its event loop, and a pass is long.

@@ -80,6 +80,15 @@ def start_gateway_translating(port, upstream, logs):
     return start_gateway(port, upstream, logs, provider="anthropic", model="claude-bench")
 
 
+def start_floor(port, upstream, logs):
+    """Flask and requests alone, under the gateway's gunicorn settings (floor_app.py)."""
+    process = launch([sys.executable, "-m", "gunicorn", "-k", "gevent", "--workers", "2",
+                      "--worker-connections", "10000", "--bind", f"127.0.0.1:{port}", "floor_app:app"],
+                     logs / "floor.log", env={"FLOOR_UPSTREAM": upstream}, cwd=BENCH)
+    return Target("floor", process, f"http://127.0.0.1:{port}/v1/chat/completions", {},
+                  f"http://127.0.0.1:{port}/")
+
+
 def start_litellm(port, upstream, logs):
     config = logs / "litellm.yaml"
     config.write_text(LITELLM_CONFIG.format(upstream=upstream))
@@ -103,8 +112,8 @@ def start_portkey(port, upstream, logs):
 
 
 STARTERS = {"gateway": start_gateway, "anthropic": start_gateway_translating,
-            "litellm": start_litellm, "portkey": start_portkey}
-INSTALLED = {"gateway": True, "anthropic": True, "litellm": LITELLM.exists(),
+            "floor": start_floor, "litellm": start_litellm, "portkey": start_portkey}
+INSTALLED = {"gateway": True, "anthropic": True, "floor": True, "litellm": LITELLM.exists(),
              "portkey": PORTKEY.exists()}
 
 

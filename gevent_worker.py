@@ -60,9 +60,9 @@ class GeventWorker(ggevent.GeventWorker):
 
     def leave_loads(self):
         """A stopping worker accepts no more: the others must not leave connections to it."""
-        if BalancedStreamServer.slot is not None:
-            BalancedStreamServer.slot = None
-            LOADS.leave(self.slot)
+        slot, BalancedStreamServer.slot = BalancedStreamServer.slot, None
+        if slot is not None:
+            LOADS.leave(slot)
 
     @contextmanager
     def timeout_ctx(self):

@@ -89,4 +89,3 @@ class _Pool(urllib3.HTTPConnectionPool):
 
 class _TLSPool(urllib3.HTTPSConnectionPool):
     ConnectionCls = _TLSConnection
-

@@ -29,7 +29,7 @@ def two_workers(database, upstream_server, tmp_path):
 
 
 def serving(server):
-    """The pids of the workers that have answered a probe, after one more probe on a new connection."""
+    """The pids of the workers that have answered a probe, after one more on a new connection."""
     requests.get(server.url + "/healthz", headers={"Connection": "close"}, timeout=5)
     return {int(pid) for pid in re.findall(r"\[(\d+)\] \S+ \S+ \"GET /healthz", server.log_text())}
 
@@ -79,12 +79,16 @@ def test_new_connections_go_to_the_worker_holding_fewer(two_workers):
         assert abs(held_by_first - held_by_second) <= ACCEPT_SLACK
 
 
+def dead_pid():
+    """The pid of a process that has exited."""
+    return int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True).stdout)
+
+
 def test_a_worker_that_died_leaves_its_slot_free():
     loads = WorkerLoads(slots=2)
     loads.claim()
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True).stdout
-    loads.pids[1] = int(dead)
+    loads.pids[1] = dead_pid()
     assert loads.claim() == 1
 
 
@@ -92,7 +96,5 @@ def test_a_dead_worker_is_not_counted_among_the_others():
     loads = WorkerLoads(slots=3)
     mine, other = loads.claim(), loads.claim()
     loads.publish(other, 7)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True).stdout
-    loads.pids[2], loads.connections[2] = int(dead), 0
+    loads.pids[2], loads.connections[2] = dead_pid(), 0
     assert loads.fewest_elsewhere(mine) == 7

@@ -22,6 +22,7 @@ import channels
 import chat_request
 import cli
 import cli_channels
+import config_cache
 import cors
 import credentials
 import database
@@ -265,6 +266,7 @@ def authenticate():
         token = bearer.strip()
     if not token.startswith(KEY_PREFIX) or len(token) > 256:
         raise INVALID_KEY
+    config_cache.refresh()
     key = ApiKey.lookup(token)
     if key is None:
         raise INVALID_KEY

@@ -11,6 +11,7 @@ from peewee import (  # noqa: F401 (IntegrityError: for callers catching a dupli
 )
 from werkzeug.security import check_password_hash, generate_password_hash
 
+import config_cache
 from database import Statement, db, is_postgres
 
 KEY_PREFIX = "sk-qc-"
@@ -83,10 +84,10 @@ class ApiKey(BaseModel):
     @classmethod
     def lookup(cls, token):
         """The usable key for a token, or None."""
-        row = LOOKUP_KEY.run(cls.digest_of(token)).fetchone()
-        if row is None:
+        found = config_cache.rows(LOOKUP_KEY, cls.digest_of(token))
+        if not found:
             return None
-        key = cls(**dict(zip(LOOKUP_KEY.columns, row)))
+        key = cls(**dict(zip(LOOKUP_KEY.columns, found[0])))
         return key if key.state == "active" else None
 
     @property
@@ -135,8 +136,8 @@ class Price(BaseModel):
 
     @classmethod
     def of(cls, provider, model):
-        row = PRICE_OF.run(provider, model).fetchone()
-        return cls(provider=provider, model=model, **dict(zip(PRICE_OF.columns, row))) if row else None
+        found = config_cache.rows(PRICE_OF, provider, model)
+        return cls(provider=provider, model=model, **dict(zip(PRICE_OF.columns, found[0]))) if found else None
 
     @classmethod
     def of_providers(cls, providers):
@@ -263,6 +264,12 @@ class WebSession(BaseModel):
     created = DoubleField(default=now)
 
 
+class ConfigVersion(BaseModel):
+    """One row, whose `version` triggers change with every key, price, alias and channel: what
+    workers keep of those is good while it stays the same (config_cache.py)."""
+    version = BigIntegerField()
+
+
 class SignInFailure(BaseModel):
     name = CharField()
     address = CharField()
@@ -273,7 +280,7 @@ class SignInFailure(BaseModel):
 
 
 TABLES = [Account, ApiKey, Price, RequestLog, LedgerEntry, Setting, WebSession, SignInFailure,
-          Channel, ChannelFailure, ModelAlias]
+          Channel, ChannelFailure, ModelAlias, ConfigVersion]
 
 
 def split_list(text):
@@ -297,6 +304,9 @@ def create_tables():
             present = {index.name for index in db.get_indexes(model._meta.table_name)}
             if any(index._name not in present for index in model._meta.fields_to_index()):
                 model._schema.create_indexes(safe=True)
+        config_cache.install_triggers()
+        if not ConfigVersion.select().exists():
+            ConfigVersion.insert(id=1, version=config_cache.first_version()).on_conflict_ignore().execute()
 
 
 def add_missing_columns(model):
@@ -339,9 +349,10 @@ def setting(name, make_value):
     return Setting.get_by_id(name).value
 
 
+# What the request path reads of a key: config_cache.WATCHED counts changes of these columns.
 LOOKUP_KEY = Statement.select("apikey", ("id", "account_id", "prefix", "label", "rpm", "tpm",
-                                         "concurrency", "expires", "revoked", "created", "last_used",
-                                         "models", "ips", "budget"),
+                                         "concurrency", "expires", "revoked", "created", "models",
+                                         "ips", "budget"),
                               "digest = ?")
 PRICE_OF = Statement.select("price", ("input", "cached_input", "output", "max_output",
                                       "cache_write"), "provider = ? AND model = ?")

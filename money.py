@@ -159,7 +159,9 @@ def hold(key, amount, request_id, provider, model, stream, client_ip=None):
     """Reserve `amount` on the key's budget and from its account's balance, or neither (403);
     the new RequestLog, of a caller at `client_ip`."""
     moment = now()
-    with db.atomic():
+    # The admission's transaction when there is one (a savepoint would cost two statements):
+    # a refusal raised here rolls that transaction back whole.
+    with db.transaction():
         if not HOLD_ON_KEY.run(amount, moment, key.id, amount).rowcount:
             raise ApiError(403, "key_budget_exceeded",
                            f"This key's spend budget cannot cover this request's maximum cost of "

@@ -9,6 +9,7 @@ import random
 import time
 
 import channels
+import config_cache
 from channels import OPENAI_COMPATIBLE, provider_of
 from database import Statement
 from errors import ApiError, bad_request
@@ -26,9 +27,9 @@ SELF_HOSTED = Statement.select("channel", ("id",), "name = ? AND provider = 'ope
 def target(model, named_provider):
     """(provider, model) of a request for `model`, with `named_provider` from X-AI-Provider (or
     ''); 400 when the provider is unknown or cannot be told."""
-    alias = ALIAS.run(model).fetchone()
-    if alias and named_provider in ("", alias[0]):
-        return tuple(alias)
+    alias = config_cache.rows(ALIAS, model)
+    if alias and named_provider in ("", alias[0][0]):
+        return tuple(alias[0])
     prefix, _, rest = model.partition("/")
     if rest and (not named_provider or named_provider == prefix) and is_provider(prefix):
         named_provider, model = prefix, rest
@@ -64,7 +65,7 @@ def plan(provider, model, upstreams, keyring, max_attempts):
     """The channels to try for `model` of `provider`, in order, at most `max_attempts`; 503 when
     none is enabled and configured here."""
     rows = with_environment_rows(lambda: [Channel(**dict(zip(CHANNEL_COLUMNS, row))) for row in
-                                          CHANNELS_OF.run(provider, provider).fetchall()],
+                                          config_cache.rows(CHANNELS_OF, provider, provider)],
                                  upstreams, [provider])
     candidates = [row for row in rows if row.state == "enabled" and serves(row, provider, model)]
     channels = [(row, channel) for row in candidates
@@ -85,6 +86,7 @@ def with_environment_rows(read_rows, upstreams, providers):
     if not missing:
         return rows
     channels.sync_env(missing)
+    config_cache.forget()
     return read_rows()
 
 

@@ -20,9 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import channels  # noqa: E402
+import config_cache  # noqa: E402
 import money  # noqa: E402
 import models  # noqa: E402
-from database import db, open_database  # noqa: E402
+from database import db, is_postgres, open_database  # noqa: E402
 from models import Account, ApiKey, LedgerEntry, RequestLog  # noqa: E402
 from providers import PROVIDERS  # noqa: E402
 from providers.base import Upstream, Usage  # noqa: E402
@@ -106,6 +107,14 @@ def fresh(app, fakes):
     for fake in fakes:
         fake.reset()
     return fakes
+
+
+def drop_change_triggers():
+    """As a database made before config_cache's triggers (they name their columns, which a
+    test of an upgrade drops)."""
+    for name in config_cache.trigger_statements():
+        table = name.rsplit("_", 2)[0]
+        db.execute_sql(f"DROP TRIGGER IF EXISTS {name}" + (f" ON {table}" if is_postgres() else ""))
 
 
 def empty_database(url):

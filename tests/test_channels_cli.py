@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+import config_cache
 from helpers import MODEL
 from models import ApiKey, Channel, ModelAlias, Price
 
@@ -140,9 +141,10 @@ def test_keys_create_refuses_a_bad_policy(cli, option, value):
 
 def test_init_db_upgrades_a_database_of_the_version_before_channels(cli, bank):
     from database import db
-    from helpers import served
+    from helpers import drop_change_triggers, served
     key = ApiKey.get(ApiKey.digest == ApiKey.digest_of(bank.key(bank.account("10"))))
     served(key, 1234)
+    drop_change_triggers()
     db.execute_sql("DROP INDEX requestlog_channel_created")
     for table, column in (("apikey", "models"), ("apikey", "ips"), ("apikey", "budget"), ("apikey", "spent"),
                           ("apikey", "held"), ("requestlog", "channel"), ("requestlog", "attempts"),
@@ -156,4 +158,5 @@ def test_init_db_upgrades_a_database_of_the_version_before_channels(cli, bank):
     assert (upgraded.spent, upgraded.held, upgraded.budget, upgraded.models) == (1234, 0, None, "")
     assert "requestlog_channel_created" in {index.name for index in db.get_indexes("requestlog")}
     assert Channel.select().count() == 0 and ModelAlias.select().count() == 0
+    assert config_cache.present_triggers() >= set(config_cache.trigger_statements())
     bank.assert_consistent()

@@ -65,6 +65,7 @@ def main():
     if args.serve is not None:
         return serve_requests(args.serve)
     sys.path.insert(0, str(BENCH))
+    import procs
     import run
     port = run.free_port()
     fake = run.launch([sys.executable, BENCH / "fake_upstream.py", port], os.devnull)
@@ -74,7 +75,7 @@ def main():
             few, more = (counted(n, f"http://127.0.0.1:{port}", data)
                          for n in (args.requests, 3 * args.requests))
     finally:
-        run.procs.stop(fake)
+        procs.stop(fake)
     print(f"{(more - few) / (2 * args.requests) / 1e6:.3f} million instructions a request")
 
 

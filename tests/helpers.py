@@ -209,6 +209,16 @@ def headers(token, provider="deepseek"):
     return sent
 
 
+def post(client, body, token, provider="deepseek", **kwargs):
+    """POST a chat completion and close the response, as a WSGI server would (that is when a
+    stream settles)."""
+    response = client.post("/v1/chat/completions", json=body, headers=headers(token, provider),
+                           **kwargs)
+    response.get_data()
+    response.close()
+    return response
+
+
 def expected_cost(prompt=12, cached=4, completion=0, price=PRICE):
     """The exact charge in micro-yuan, as docs/money.md defines it (ceil of the sum)."""
     total = ((prompt - cached) * price["input"] + cached * price["cached_input"]

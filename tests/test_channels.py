@@ -10,7 +10,7 @@ import channels
 import gateway
 from credentials import CredentialsError
 from helpers import (MODEL, PRICE, add_channel, chat, expected_cost, fake_upstreams, free_port, fresh,
-                     headers, sse_json)
+                     headers, post, sse_json)
 from models import Channel, ChannelFailure, ModelAlias, Price
 
 
@@ -23,13 +23,6 @@ def fleet():
 @pytest.fixture
 def fakes(app, fleet):
     return fresh(app, fleet)
-
-
-def post(client, body, token, provider="deepseek"):
-    response = client.post("/v1/chat/completions", json=body, headers=headers(token, provider))
-    response.get_data()
-    response.close()
-    return response
 
 
 def requests_seen(*fakes):

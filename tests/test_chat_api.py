@@ -3,17 +3,8 @@ import json
 
 import pytest
 
-from helpers import MODEL, PRICE, chat, expected_cost, headers, sse_data, sse_json
+from helpers import MODEL, PRICE, chat, expected_cost, headers, post, sse_data, sse_json
 from models import ApiKey, RequestLog
-
-
-def post(client, body, token, provider="deepseek", **kwargs):
-    """POST and close the response, as a WSGI server would (that is when a stream settles)."""
-    response = client.post("/v1/chat/completions", json=body, headers=headers(token, provider),
-                           **kwargs)
-    response.get_data()
-    response.close()
-    return response
 
 
 # --- the answer -------------------------------------------------------------------------------

@@ -5,16 +5,9 @@ import re
 import pytest
 
 import key_policy
-from helpers import MODEL, PRICE, chat, expected_cost, headers
+from helpers import MODEL, PRICE, chat, expected_cost, headers, post
 from pages import PASSWORD, page, post_form, sign_in
 from models import ApiKey, ModelAlias, Price
-
-
-def post(client, body, token, provider="deepseek", **kwargs):
-    response = client.post("/v1/chat/completions", json=body, headers=headers(token, provider), **kwargs)
-    response.get_data()
-    response.close()
-    return response
 
 
 def listed(client, token):
